@@ -1,0 +1,237 @@
+"""Training continuation as one table of rules, applied to the pipeline plan.
+
+Each continuation input (the vocab, a corpus, a model) gets a download task that publishes its
+files under the artifact names of the tasks it stands in for. A rule says which tasks the input
+replaces and what the download publishes; `apply_continuation` removes the replaced tasks and
+rewires every consumer edge to the download task. Tasks that then feed nothing are pruned by
+`pipeline.prune`, evaluations of a replaced model with them.
+
+Models in `continue` or `init` mode replace nothing: the training task stays and gains an upstream
+on the download (the checkpoint to resume, or the weights for `--pretrained-model`).
+"""
+
+from dataclasses import dataclass
+
+from .pipeline import Edge, PlannedTask, fmt
+
+DOWNLOAD_KIND = "continuation"
+
+BEST_MODEL = "final.model.npz.best-{best_model}.npz"
+VOCABS = ("vocab.{src}.spm", "vocab.{trg}.spm")
+CHECKPOINT = (
+    "model.npz",
+    "model.npz.optimizer.npz",
+    "model.npz.progress.yml",
+    "model.npz.yml",
+)
+
+# What a model download publishes, per mode. The vocab is always published (decided at run time
+# between a joint vocab.spm and per-language files) because consumers must use the model's vocab.
+MODEL_ARTIFACTS = {
+    "use": (BEST_MODEL,) + VOCABS,
+    "init": (BEST_MODEL,) + VOCABS,
+    "continue": CHECKPOINT + (BEST_MODEL,) + VOCABS,
+}
+
+
+@dataclass(frozen=True)
+class ModelRule:
+    kind: str  # the training kind the model stands in for
+    ensemble: bool = False  # one download per teacher-ensemble member
+
+
+@dataclass(frozen=True)
+class CorpusRule:
+    stem: str  # artifact stem: corpus.{src}.zst or mono.{src}.zst
+    replaces: tuple  # (kind, {attribute: value}) of the tasks whose output the corpus is
+    replaces_with_alignments: tuple  # further tasks replaced when tok-*/alignments are given
+
+
+MODEL_RULES = {
+    "backwards": ModelRule(kind="backtranslations-train-backwards-model"),
+    "teacher": ModelRule(kind="train-teacher-model", ensemble=True),
+    "student": ModelRule(kind="distillation-student-model-train"),
+}
+
+CORPUS_RULES = {
+    "parallel": CorpusRule(
+        stem="corpus",
+        replaces=(("corpus-merge-parallel", {}),),
+        replaces_with_alignments=(("corpus-align-parallel", {}),),
+    ),
+    "backtranslations": CorpusRule(
+        stem="mono",
+        replaces=(
+            ("backtranslations-mono-trg-dechunk-translations", {}),
+            ("corpus-merge-mono", {"direction": "trg"}),
+        ),
+        replaces_with_alignments=(("corpus-align-backtranslations", {}),),
+    ),
+    "distillation": CorpusRule(
+        stem="corpus",
+        replaces=(("distillation-corpus-final-filtering", {}),),
+        replaces_with_alignments=(("corpus-align-distillation", {}),),
+    ),
+}
+
+VOCAB_REPLACES = (("build-vocab", {}),)
+
+# Flags of the training script that resume from a checkpoint, and the Marian options for the
+# known traps of resuming (an early-stopped model stops at once; a new corpus needs a new position).
+CONTINUE_FLAGS = ("--resume-from", "{fetch[pretrained]}")
+RESET_STALLED_MARIAN_ARGS = ("--valid-reset-stalled",)
+NO_RESTORE_CORPUS_MARIAN_ARGS = ("--no-restore-corpus",)
+INIT_MARIAN_ARGS = ("--pretrained-model", "{fetch[pretrained]}/" + BEST_MODEL)
+
+
+def apply_continuation(plan, templates):
+    continuation = plan.config.get("continuation") or {}
+    if not continuation:
+        return
+    template = templates[DOWNLOAD_KIND][0]
+    context = _context(plan)
+    vocab_provider = None
+
+    if "vocab" in continuation:
+        vocab = continuation["vocab"]
+        download = _download(
+            plan, template, context, "vocab", label="continuation-vocab-{src}-{trg}",
+            files=[(fmt(VOCABS[0], context), vocab["src"]), (fmt(VOCABS[1], context), vocab["trg"])],
+            pins=vocab.get("sha256"),
+        )
+        vocab_provider = download
+
+    for name, corpus in sorted((continuation.get("corpora") or {}).items()):
+        rule = CORPUS_RULES[name]
+        aligned = "alignments" in corpus
+        files = [
+            (f"{rule.stem}.{context['src']}.zst", corpus["src"]),
+            (f"{rule.stem}.{context['trg']}.zst", corpus["trg"]),
+        ]
+        if aligned:
+            files += [
+                (f"{rule.stem}.tok-icu.{context['src']}.zst", corpus["tok-src"]),
+                (f"{rule.stem}.tok-icu.{context['trg']}.zst", corpus["tok-trg"]),
+                (f"{rule.stem}.aln.zst", corpus["alignments"]),
+            ]
+        download = _download(
+            plan, template, context, f"corpus-{name}",
+            label=f"continuation-corpus-{name}-{{src}}-{{trg}}", files=files, pins=corpus.get("sha256"),
+        )
+        replaced = rule.replaces + (rule.replaces_with_alignments if aligned else ())
+        for kind, attributes in replaced:
+            _replace(plan, plan.find(kind, **attributes), lambda _task: download,
+                     f"replaced by continuation.corpora.{name}")
+
+    for name, model in sorted((continuation.get("models") or {}).items(), key=_model_order):
+        rule = MODEL_RULES[name]
+        trained = plan.find(rule.kind)
+        downloads = {}
+        for task in trained:
+            member = task.context.get("member")
+            suffix = f"-{member}" if rule.ensemble else ""
+            urls = model["urls"]
+            url = urls[member - 1] if (rule.ensemble and len(urls) > 1) else urls[0]
+            downloads[task.label] = _download(
+                plan, template, {**context, **({"member": member} if member else {})},
+                f"model-{name}", label=f"continuation-model-{name}-{{src}}-{{trg}}{suffix}",
+                files=[(fmt(a, context), f"{url.rstrip('/')}/{fmt(a, context)}")
+                       for a in MODEL_ARTIFACTS[model["mode"]] if a not in VOCABS],
+                vocab_dir=url, pins=model.get("sha256"), mode=model["mode"],
+            )
+        if model["mode"] == "use":
+            _replace(plan, trained, lambda task: downloads[task.label],
+                     f"replaced by continuation.models.{name} (mode use)")
+            continue
+        for task in trained:
+            _attach_pretrained(task, downloads[task.label], model)
+        if vocab_provider is None:
+            # Training on from pretrained weights needs the model's own vocab, everywhere.
+            vocab_provider = downloads[trained[0].label]
+            _replace(plan, plan.find("build-vocab"), lambda _task: vocab_provider,
+                     f"replaced by the vocab of continuation.models.{name}")
+
+    if vocab_provider is not None and "vocab" in continuation:
+        for kind, attributes in VOCAB_REPLACES:
+            _replace(plan, plan.find(kind, **attributes), lambda _task: vocab_provider,
+                     "replaced by continuation.vocab")
+
+
+def _model_order(item):
+    # The teacher's vocab wins when several models bring their own.
+    return ("teacher", "backwards", "student").index(item[0])
+
+
+def _context(plan):
+    experiment = plan.config["experiment"]
+    return {"src": experiment["src"], "trg": experiment["trg"], "best_model": experiment["best-model"]}
+
+
+def _download(plan, template, context, input_name, *, label, files, pins=None, vocab_dir=None, mode=None):
+    label = fmt(label, context)
+    artifacts = [name for name, _url in files]
+    if vocab_dir:
+        artifacts += [fmt(v, context) for v in VOCABS]
+    task_context = {**context, "label": label, "stage": f"continuation-{input_name}", "input": input_name}
+    task = PlannedTask(label=label, kind=DOWNLOAD_KIND, template=template, context=task_context,
+                       artifacts=artifacts)
+    args = []
+    for name, url in files:
+        args += ["--file", name, url]
+    if vocab_dir:
+        args += ["--vocab-dir", vocab_dir, "--src", context["src"], "--trg", context["trg"]]
+    for name, digest in sorted((pins or {}).items()):
+        args += ["--pin", name, digest]
+    task.extra_args = args
+    task.continuation = {"input": input_name, "mode": mode, "urls": sorted({u for _n, u in files} | (
+        {vocab_dir} if vocab_dir else set()))}
+    plan.tasks[label] = task
+    return task
+
+
+def _replace(plan, replaced, download_for, reason):
+    """Remove `replaced` tasks and point every consumer edge at their download task."""
+    mapping = {}
+    for task in replaced:
+        if task.label in plan.tasks:
+            mapping[task.label] = download_for(task)
+            del plan.tasks[task.label]
+            plan.removed[task.label] = reason
+    if not mapping:
+        return
+    for consumer in plan.tasks.values():
+        for name, edge in list(consumer.upstreams.items()):
+            download = mapping.get(edge.label)
+            if download is None:
+                continue
+            if edge.subject:
+                # An evaluation of a model that is only downloaded: nothing new to measure.
+                del consumer.upstreams[name]
+                continue
+            missing = [a for a in edge.artifacts if a not in download.artifacts]
+            if missing:
+                if edge.optional:
+                    del consumer.upstreams[name]
+                    continue
+                raise ValueError(
+                    f"continuation rule error: {consumer.label} fetches {missing} from {edge.label}, "
+                    f"which {download.label} does not publish"
+                )
+            plan.rewired[(consumer.label, name)] = (edge.label, download.label)
+            edge.label = download.label
+
+
+def _attach_pretrained(task, download, model):
+    """A training task that stays: fetch the download, and resume from it or start from it."""
+    mode = model["mode"]
+    wanted = [a for a in download.artifacts]
+    task.upstreams["pretrained"] = Edge(label=download.label, artifacts=wanted, dest="pretrained")
+    if mode == "continue":
+        task.extra_args += list(CONTINUE_FLAGS)
+        if model.get("reset-stalled"):
+            task.extra_marian_args += list(RESET_STALLED_MARIAN_ARGS)
+        if model.get("restore-corpus") is False:
+            task.extra_marian_args += list(NO_RESTORE_CORPUS_MARIAN_ARGS)
+    elif mode == "init":
+        task.extra_marian_args += list(INIT_MARIAN_ARGS)
+    task.continuation = {"input": download.continuation["input"], "mode": mode, "download": download.label}

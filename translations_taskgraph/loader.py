@@ -1,0 +1,16 @@
+"""Kind loader: hand each kind its tasks from the one whole-pipeline plan."""
+
+import os
+
+from .parameters import training_config_parameter
+from .pipeline import build_plan
+
+
+def plan_for(params, kinds_dir):
+    return build_plan(training_config_parameter(params), kinds_dir)
+
+
+def loader(kind, path, config, params, loaded_tasks, write_artifacts=None):
+    plan = plan_for(params, os.path.dirname(path))
+    for task in plan.by_kind(kind):
+        yield {"label": task.label, "planned": task}

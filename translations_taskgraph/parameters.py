@@ -1,0 +1,64 @@
+"""The `training_config` parameter and the project's parameter defaults.
+
+taskgraph only sees `training_config` as a mapping; its contents are validated by the one
+training-config schema (`training_config.py`) when the plan is built, after being deep-merged over
+the embedded default. Project defaults also fill in a repository URL so `taskgraph full` works in a
+fresh clone without a git remote.
+"""
+
+from typing import Optional
+
+from taskgraph.parameters import extend_parameters_schema
+from taskgraph.util.schema import Schema
+from taskgraph.util.vcs import get_repository
+
+from .training_config import default_training_config, load_training_config
+
+# Used when the checkout has no remote to take a repository URL from.
+FALLBACK_REPOSITORY = "https://github.com/translations-taskgraph/translations-taskgraph"
+
+TrainingConfigParameters = Schema.from_dict(
+    {"training_config": Optional[dict]},
+    name="TrainingConfigParameters",
+    forbid_unknown_fields=False,
+)
+
+
+def _repository_url(repo_root):
+    try:
+        return get_repository(repo_root or ".").get_url() or FALLBACK_REPOSITORY
+    except Exception:
+        return FALLBACK_REPOSITORY
+
+
+def get_defaults(repo_root=None):
+    url = _repository_url(repo_root)
+    defaults = {"training_config": default_training_config()}
+    if url == FALLBACK_REPOSITORY:
+        defaults.update(
+            {
+                "base_repository": url,
+                "head_repository": url,
+                "project": "translations-taskgraph",
+                "head_ref": "main",
+                "head_rev": "0" * 40,
+            }
+        )
+    return defaults
+
+
+def training_config_parameter(params):
+    """The user's (unmerged) training config from the parameters; {} when absent."""
+    try:
+        return params["training_config"] or {}
+    except KeyError:
+        return {}
+
+
+def get_decision_parameters(graph_config, parameters):
+    """Decision task: record the merged, validated training config in parameters.yml."""
+    parameters["training_config"] = load_training_config(parameters.get("training_config") or {})
+
+
+def register():
+    extend_parameters_schema(TrainingConfigParameters, defaults_fn=get_defaults)

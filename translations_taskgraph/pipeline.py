@@ -1,0 +1,397 @@
+"""The pipeline plan: every pipeline task, its upstream edges and declared artifacts.
+
+The kinds under `taskcluster/kinds/` declare their tasks as templates (stage, fan-out, upstreams,
+script, flags, artifacts). `build_plan` reads all of them once, expands the fan-out from the
+training config, resolves every upstream to concrete labels, lets the continuation rules rewrite
+the result, and prunes what no longer feeds a root task. Each kind's loader then takes its own
+tasks from that one plan, so every kind sees the same, whole-graph decision.
+"""
+
+import copy
+import functools
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass, field
+
+from taskgraph.util.yaml import load_yaml
+
+from .training_config import load_training_config
+
+FETCHES_DIR = "/builds/worker/fetches"
+ARTIFACTS_DIR = "/builds/worker/artifacts"
+ARTIFACT_PREFIX = "public/build"
+ALL_PIPELINE_MAX_DEPENDENCIES = 100
+
+_FETCH_REF = re.compile(r"\{fetch\[([^\]]+)\]\}")
+
+
+@dataclass
+class Edge:
+    """One upstream of a task: the producer's label and the artifacts fetched from it."""
+
+    label: str
+    artifacts: list
+    dest: str
+    optional: bool = False  # a weak edge: fetched only if the producer is in the graph anyway
+    subject: bool = False  # for evaluations: the model being evaluated
+
+
+@dataclass
+class PlannedTask:
+    label: str
+    kind: str
+    template: dict
+    context: dict
+    upstreams: dict = field(default_factory=dict)
+    artifacts: list = field(default_factory=list)
+    # Additions made by continuation rules: extra script flags and Marian arguments.
+    extra_args: list = field(default_factory=list)
+    extra_marian_args: list = field(default_factory=list)
+    continuation: dict = field(default_factory=dict)
+
+    @property
+    def stage(self):
+        return self.context["stage"]
+
+    @property
+    def role(self):
+        return self.template.get("role", "step")
+
+
+# ------------------------------------------------------------------------------------------------
+# Reading the kind templates.
+@functools.lru_cache(maxsize=4)
+def load_templates(kinds_dir):
+    """{kind: [template, ...]} for every kind whose tasks declare a `stage`."""
+    templates = {}
+    for kind in sorted(os.listdir(kinds_dir)):
+        path = os.path.join(kinds_dir, kind, "kind.yml")
+        if not os.path.exists(path):
+            continue
+        kind_config = load_yaml(path)
+        defaults = kind_config.get("task-defaults", {})
+        entries = []
+        for name, task in (kind_config.get("tasks") or {}).items():
+            if "stage" not in task and "stage" not in defaults:
+                continue
+            entry = _merge(defaults, task)
+            entry["name"] = name
+            entries.append(entry)
+        if entries:
+            templates[kind] = entries
+    return templates
+
+
+def _merge(base, override):
+    result = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = _merge(result[key], value)
+        else:
+            result[key] = copy.deepcopy(value)
+    return result
+
+
+# ------------------------------------------------------------------------------------------------
+# Fan-out.
+def dataset_label(dataset):
+    """A label-safe dataset name: `opus_ada83/v1` -> `opus-ada83_v1`."""
+    provider, _, name = dataset.partition("_")
+    name = re.sub(r"[^A-Za-z0-9-]+", "_", name).strip("_")
+    provider = re.sub(r"[^A-Za-z0-9-]+", "_", provider).strip("_")
+    label = f"{provider}-{name}" if name else provider
+    if len(label) > 60:
+        digest = hashlib.sha256(dataset.encode()).hexdigest()[:10]
+        label = f"{label[:48]}-{digest}"
+    return label
+
+
+def dataset_file(dataset):
+    """The file stem a dataset's artifacts use: `opus_ada83/v1` -> `opus_ada83_v1`."""
+    return dataset_label(dataset).replace("-", "_", 1)
+
+
+def _dataset_contexts(config, category):
+    experiment = config["experiment"]
+    locale = {"mono-src": experiment["src"], "mono-trg": experiment["trg"]}.get(category)
+    for dataset in config["datasets"][category]:
+        context = {
+            "dataset": dataset,
+            "dataset_label": dataset_label(dataset),
+            "dataset_file": dataset_file(dataset),
+            "category": category,
+            "locales": locale or f"{experiment['src']}-{experiment['trg']}",
+        }
+        if locale:
+            context["locale"] = locale
+            context["direction"] = category.split("-")[1]
+        yield context
+
+
+def _fan_out(config, spec, ensemble_size):
+    """Contexts for one `for-each` entry."""
+    if spec == "pair":
+        return [{}]
+    if spec == "chunk":
+        total = config["taskcluster"]["split-chunks"]
+        return [{"this_chunk": i, "total_chunks": total} for i in range(1, total + 1)]
+    if spec == "member":
+        return [{"member": i} for i in range(1, ensemble_size + 1)]
+    if spec.startswith("direction:"):
+        experiment = config["experiment"]
+        direction = spec.split(":", 1)[1]
+        return [{"direction": direction, "locale": experiment[direction]}]
+    if spec == "datasets":
+        seen, contexts = set(), []
+        for category in ("train", "devtest", "test", "mono-src", "mono-trg"):
+            for context in _dataset_contexts(config, category):
+                key = (context["dataset_label"], context["locales"])
+                if key not in seen:
+                    seen.add(key)
+                    contexts.append(context)
+        return contexts
+    if spec.startswith("dataset:"):
+        return list(_dataset_contexts(config, spec.split(":", 1)[1]))
+    raise ValueError(f"unknown for-each {spec!r}")
+
+
+def _expand(template, base_context, config, ensemble_size):
+    contexts = [dict(base_context)]
+    for spec in template.get("for-each", ["pair"]):
+        contexts = [
+            {**context, **extra} for context in contexts for extra in _fan_out(config, spec, ensemble_size)
+        ]
+    return contexts
+
+
+def fmt(text, context):
+    return text.format(**context)
+
+
+def _config_lookup(config, path):
+    node = config
+    for key in path.split("."):
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return node
+
+
+# ------------------------------------------------------------------------------------------------
+# The plan.
+@dataclass
+class Plan:
+    config: dict
+    tasks: dict  # label -> PlannedTask, in generation order
+    removed: dict = field(default_factory=dict)  # label -> why it is not in the graph
+    rewired: dict = field(default_factory=dict)  # (consumer, dep name) -> (old label, new label)
+
+    def by_kind(self, kind):
+        return [task for task in self.tasks.values() if task.kind == kind]
+
+    def find(self, kind, **attributes):
+        return [
+            task
+            for task in self.tasks.values()
+            if task.kind == kind and all(task.context.get(k) == v for k, v in attributes.items())
+        ]
+
+
+def base_context(config):
+    experiment = config["experiment"]
+    return {
+        "src": experiment["src"],
+        "trg": experiment["trg"],
+        "best_model": experiment["best-model"],
+        "fetches": FETCHES_DIR,
+        "artifacts": ARTIFACTS_DIR,
+    }
+
+
+def teacher_ensemble_size(config):
+    teacher = config.get("continuation", {}).get("models", {}).get("teacher")
+    if teacher and teacher["mode"] == "use":
+        return len(teacher["urls"])
+    return config["experiment"]["teacher-ensemble"]
+
+
+def instantiate(config, templates):
+    """Every pipeline task of the unrewritten graph, with upstreams resolved to labels."""
+    context0 = base_context(config)
+    ensemble_size = teacher_ensemble_size(config)
+    tasks = {}
+    for kind, entries in templates.items():
+        for template in entries:
+            if template.get("role") in ("aggregate", "download"):
+                continue
+            for context in _expand(template, context0, config, ensemble_size):
+                context["stage"] = fmt(template["stage"], context)
+                label = fmt(template["label"], context)
+                context["label"] = label
+                if label in tasks:
+                    continue
+                tasks[label] = PlannedTask(
+                    label=label,
+                    kind=kind,
+                    template=template,
+                    context=context,
+                    artifacts=_artifacts(template.get("artifacts", []), context, config),
+                )
+    # Resolve upstreams once every task exists (templates may name kinds in any order).
+    index = {}
+    for task in tasks.values():
+        index.setdefault(task.kind, []).append(task)
+    for task in tasks.values():
+        for name, spec in (task.template.get("upstreams") or {}).items():
+            _resolve_upstream(task, name, spec, index, config)
+    return tasks
+
+
+def _artifacts(entries, context, config):
+    """Declared artifact names; `{per-chunk: name}` expands to one name per translation chunk."""
+    names = []
+    for entry in entries:
+        if isinstance(entry, dict):
+            total = config["taskcluster"]["split-chunks"]
+            names += [fmt(entry["per-chunk"], {**context, "chunk": i}) for i in range(1, total + 1)]
+        else:
+            names.append(fmt(entry, context))
+    return names
+
+
+def _matches(producer, wanted):
+    for key, value in wanted.items():
+        actual = producer.context.get(key)
+        if isinstance(value, (set, frozenset)):
+            if actual not in value:
+                return False
+        elif str(actual) != str(value):
+            return False
+    return True
+
+
+def _resolve_upstream(task, name, spec, index, config):
+    wanted = {}
+    for key, value in (spec.get("select") or {}).items():
+        if value == "same":
+            wanted[key] = task.context.get(key)
+        elif isinstance(value, dict) and "in-config" in value:
+            wanted[key] = frozenset(_config_lookup(config, value["in-config"]) or ())
+        else:
+            wanted[key] = fmt(str(value), task.context)
+    candidates = [producer for producer in index.get(spec["kind"], []) if _matches(producer, wanted)]
+    if spec.get("all"):
+        candidates.sort(key=lambda p: (p.context.get("member", 0), p.context.get("this_chunk", 0), p.label))
+        for position, producer in enumerate(candidates, start=1):
+            context = {**task.context, **producer.context}
+            task.upstreams[f"{name}-{position}"] = Edge(
+                label=producer.label,
+                artifacts=[fmt(a, context) for a in spec["artifacts"]],
+                dest=f"{name}/{position}",
+                optional=spec.get("optional", False),
+                subject=spec.get("subject", False),
+            )
+        return
+    if len(candidates) != 1:
+        raise ValueError(
+            f"{task.label}: upstream {name!r} matches {len(candidates)} tasks of kind {spec['kind']} "
+            f"for {wanted}"
+        )
+    producer = candidates[0]
+    context = {**task.context, **producer.context}
+    task.upstreams[name] = Edge(
+        label=producer.label,
+        artifacts=[fmt(a, context) for a in spec["artifacts"]],
+        dest=name,
+        optional=spec.get("optional", False),
+        subject=spec.get("subject", False),
+    )
+
+
+def prune(plan):
+    """Keep what feeds a root task; evaluations only while their subject is kept."""
+    tasks = plan.tasks
+    # Drop edges to tasks the rewrite removed; strong edges to them are a bug in the rules.
+    for task in tasks.values():
+        for name, edge in list(task.upstreams.items()):
+            if edge.label not in tasks:
+                if not (edge.optional or edge.subject):
+                    raise ValueError(f"{task.label}: upstream {name} points at removed task {edge.label}")
+                del task.upstreams[name]
+    observers_without_subject = {
+        task.label
+        for task in tasks.values()
+        if task.role == "observer" and not any(edge.subject for edge in task.upstreams.values())
+    }
+
+    live = set()
+
+    def visit(label):
+        stack = [label]
+        while stack:
+            current = stack.pop()
+            if current in live:
+                continue
+            live.add(current)
+            for edge in tasks[current].upstreams.values():
+                if not edge.optional and edge.label not in live:
+                    stack.append(edge.label)
+
+    for task in tasks.values():
+        if task.role == "root":
+            visit(task.label)
+    # Observers (evaluations) stay while what they evaluate stays.
+    for task in tasks.values():
+        if task.role == "observer" and task.label not in observers_without_subject:
+            if all(edge.label in live for edge in task.upstreams.values() if edge.subject):
+                visit(task.label)
+
+    for label in list(tasks):
+        if label not in live:
+            plan.removed.setdefault(label, "pruned: feeds nothing that is still in the graph")
+            del tasks[label]
+    # Weak edges to pruned producers are dropped with the flags that use them.
+    for task in tasks.values():
+        for name, edge in list(task.upstreams.items()):
+            if edge.label not in tasks:
+                del task.upstreams[name]
+
+
+def add_aggregates(plan, templates):
+    """The all-pipeline tasks: depend on every root and observer, at most 100 per task."""
+    context0 = base_context(plan.config)
+    for kind, entries in templates.items():
+        for template in entries:
+            if template.get("role") != "aggregate":
+                continue
+            members = sorted(t.label for t in plan.tasks.values() if t.role in ("root", "observer"))
+            size = ALL_PIPELINE_MAX_DEPENDENCIES
+            for number, start in enumerate(range(0, max(len(members), 1), size), start=1):
+                context = {**context0, "part": number}
+                context["stage"] = fmt(template["stage"], context)
+                label = fmt(template["label"], context)
+                context["label"] = label
+                task = PlannedTask(label=label, kind=kind, template=template, context=context)
+                for label_ in members[start : start + size]:
+                    task.upstreams[label_] = Edge(label=label_, artifacts=[], dest=label_)
+                plan.tasks[label] = task
+
+
+def build_plan(raw_config, kinds_dir):
+    """The whole rewritten pipeline for a training config (cached per config)."""
+    return _build_plan(json.dumps(raw_config or {}, sort_keys=True), kinds_dir)
+
+
+@functools.lru_cache(maxsize=8)
+def _build_plan(raw_json, kinds_dir):
+    from .continuation import apply_continuation  # noqa: PLC0415 (the rules import this module)
+
+    config = load_training_config(json.loads(raw_json))
+    templates = load_templates(kinds_dir)
+    plan = Plan(config=config, tasks=instantiate(config, templates))
+    apply_continuation(plan, templates)
+    prune(plan)
+    add_aggregates(plan, templates)
+    return plan

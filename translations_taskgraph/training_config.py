@@ -1,0 +1,503 @@
+"""The training config: one voluptuous schema, one alias table, one loader.
+
+`load_training_config(raw)` deep-merges the user's `training_config` parameter over the embedded
+default, rewrites every accepted spelling to its canonical form (logging a one-line hint), maps the
+legacy `pretrained-models` block onto `continuation.models`, validates the result and returns it.
+Any problem ends in a single `SchemaValidationError` naming the key path, the bad value and what
+is accepted. The parameters, the kinds, the `train` action and the CLI all go through here.
+"""
+
+import copy
+import difflib
+import functools
+import json
+import logging
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import yaml
+from taskgraph.util.schema import SchemaValidationError
+from voluptuous import (
+    All,
+    Any,
+    Invalid,
+    Length,
+    MultipleInvalid,
+    Optional,
+    Range,
+    Required,
+    Schema,
+)
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CONFIG_PATH = Path(__file__).parent / "configs" / "default.yml"
+
+# --------------------------------------------------------------------------------------------
+# The alias table: every spelling users (and the public pipeline's docs) have used for a
+# continuation model, mapped to the one canonical key the rest of the code knows.
+MODEL_ALIASES = {
+    "teacher": "teacher",
+    "teachers": "teacher",
+    "train-teacher": "teacher",
+    "train-teacher-model": "teacher",
+    "backwards": "backwards",
+    "backward": "backwards",
+    "train-backwards": "backwards",
+    "backtranslations-train-backwards-model": "backwards",
+    "student": "student",
+    "train-student": "student",
+    "distillation-student-model-train": "student",
+}
+MODEL_NAMES = ("teacher", "backwards", "student")
+MODES = ("use", "continue", "init")
+MODEL_TYPES = ("default",)
+CORPUS_NAMES = ("parallel", "backtranslations", "distillation")
+ALIGNMENT_KEYS = ("tok-src", "tok-trg", "alignments")
+BEST_MODEL_METRICS = (
+    "cross-entropy",
+    "ce-mean-words",
+    "perplexity",
+    "valid-script",
+    "translation",
+    "bleu",
+    "bleu-detok",
+    "bleu-segmented",
+    "chrf",
+)
+WORKER_CLASSES = ("gcp-standard", "gcp-spot")
+DATASET_CATEGORIES = ("train", "devtest", "test", "mono-src", "mono-trg")
+
+_LOCALE = re.compile(r"^[a-z]{2,3}([_-][A-Za-z0-9]{2,8})*$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_DATASET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-/:\[\]]*$")
+
+
+# --------------------------------------------------------------------------------------------
+# Validators with messages that say what is accepted.
+def _one_of(choices):
+    def validator(value):
+        if value not in choices:
+            raise Invalid(f"expected one of: {', '.join(map(str, choices))}")
+        return value
+
+    validator.json_schema = {"enum": list(choices)}
+    return validator
+
+
+def _matching(pattern, what):
+    def validator(value):
+        if not isinstance(value, str) or not pattern.match(value):
+            raise Invalid(f"expected {what}")
+        return value
+
+    validator.json_schema = {"type": "string", "pattern": pattern.pattern}
+    return validator
+
+
+def normalize_url(value):
+    """Return the canonical download URL for a config URL, or raise Invalid.
+
+    `gs://bucket/path` is rewritten to its public HTTPS form; http(s) URLs are kept as given.
+    """
+    what = "an http(s):// or gs:// URL without whitespace"
+    if not isinstance(value, str) or not value:
+        raise Invalid(f"expected {what}")
+    if any(ch.isspace() for ch in value) or any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise Invalid(f"expected {what} (found whitespace or control characters)")
+    if not value.isascii():
+        raise Invalid(f"expected {what} (non-ASCII characters must be percent-encoded)")
+    parts = urlsplit(value)
+    if parts.scheme == "gs":
+        if not parts.netloc or not parts.path.strip("/"):
+            raise Invalid("expected gs://<bucket>/<path>")
+        return f"https://storage.googleapis.com/{parts.netloc}{parts.path}"
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise Invalid(f"expected {what}")
+    return value
+
+
+def _url(value):
+    return normalize_url(value)
+
+
+_url.json_schema = {"type": "string", "pattern": "^(https?|gs)://\\S+$"}
+
+
+# --------------------------------------------------------------------------------------------
+# The schema. Keys follow the public pipeline's training config so its configs work unchanged.
+_thresholds = {
+    Required("default-threshold"): Any(float, int),
+    Optional("dataset-thresholds"): {str: Any(float, int)},
+}
+_mono_max = {Required("total"): All(int, Range(min=1)), Required("per-dataset"): All(int, Range(min=1))}
+_marian_args = {str: Any(str, int, float)}
+
+MODEL_SCHEMA = {
+    Required("urls"): All([_url], Length(min=1)),
+    Required("mode"): _one_of(MODES),
+    Optional("type", default="default"): _one_of(MODEL_TYPES),
+    # sha256 pins, per published artifact name.
+    Optional("sha256"): {str: _matching(_SHA256, "a 64-character lowercase hex sha256")},
+    # Resume traps, mapped to Marian's own options (continue mode only).
+    Optional("reset-stalled"): bool,
+    Optional("restore-corpus"): bool,
+}
+
+CORPUS_SCHEMA = {
+    Required("src"): _url,
+    Required("trg"): _url,
+    Optional("tok-src"): _url,
+    Optional("tok-trg"): _url,
+    Optional("alignments"): _url,
+    Optional("sha256"): {str: _matching(_SHA256, "a 64-character lowercase hex sha256")},
+}
+
+CONTINUATION_SCHEMA = {
+    Optional("models"): {Optional(name): MODEL_SCHEMA for name in MODEL_NAMES},
+    Optional("vocab"): {
+        Required("src"): _url,
+        Required("trg"): _url,
+        Optional("sha256"): {str: _matching(_SHA256, "a 64-character lowercase hex sha256")},
+    },
+    Optional("corpora"): {Optional(name): CORPUS_SCHEMA for name in CORPUS_NAMES},
+}
+
+TRAINING_CONFIG_SCHEMA = Schema(
+    {
+        Required("experiment"): {
+            Required("name"): All(str, Length(min=1)),
+            Required("src"): _matching(_LOCALE, "a locale code such as 'ru' or 'zh_hant'"),
+            Required("trg"): _matching(_LOCALE, "a locale code such as 'ru' or 'zh_hant'"),
+            Required("teacher-ensemble"): All(int, Range(min=1, max=16)),
+            Optional("teacher-mode", default="two-stage"): _one_of(("one-stage", "two-stage")),
+            Optional("teacher-decoder", default="marian"): _one_of(("marian", "ctranslate2")),
+            Optional("student-model", default="tiny"): _one_of(("tiny", "base")),
+            Optional("corpus-max-sentences"): All(int, Range(min=1)),
+            Required("mono-max-sentences-src"): _mono_max,
+            Required("mono-max-sentences-trg"): _mono_max,
+            Required("spm-sample-size"): All(int, Range(min=1)),
+            Optional("spm-vocab-size"): All(int, Range(min=1)),
+            Optional("spm-vocab-split", default=False): bool,
+            Required("best-model"): _one_of(BEST_MODEL_METRICS),
+            Optional("use-opuscleaner", default="false"): Any("true", "false", bool),
+            Optional("opuscleaner-mode", default="defaults"): _one_of(("custom", "defaults")),
+            Required("bicleaner"): _thresholds,
+            Optional("monocleaner"): {
+                Required("mono-src"): _thresholds,
+                Required("mono-trg"): _thresholds,
+            },
+            Optional("min-fluency-threshold"): {
+                Required("mono-src"): Any(float, int),
+                Required("mono-trg"): Any(float, int),
+            },
+            Optional("hplt-min-doc-score"): {
+                Required("mono-src"): Any(float, int),
+                Required("mono-trg"): Any(float, int),
+            },
+        },
+        Required("marian-args"): {
+            Optional(key): _marian_args
+            for key in (
+                "training-backward",
+                "training-teacher",
+                "training-student",
+                "training-student-finetuned",
+                "decoding-backward",
+                "decoding-teacher",
+            )
+        },
+        Required("datasets"): {
+            Required(category): [_matching(_DATASET, "a dataset name such as 'opus_ada83/v1'")]
+            for category in DATASET_CATEGORIES
+        },
+        Required("target-stage"): All(str, Length(min=1)),
+        Optional("wandb-publication", default=False): bool,
+        Required("taskcluster"): {
+            Optional("split-chunks", default=1): All(int, Range(min=1, max=1000)),
+            Optional("upload-bucket"): str,
+            Required("worker-classes"): {
+                Required("default"): _one_of(WORKER_CLASSES),
+                str: _one_of(WORKER_CLASSES),
+            },
+        },
+        Optional("continuation"): CONTINUATION_SCHEMA,
+    }
+)
+
+
+# --------------------------------------------------------------------------------------------
+def deep_merge(base, override):
+    """Return `base` with `override` merged in: mappings merge key by key, anything else replaces."""
+    result = copy.deepcopy(base)
+    for key, value in (override or {}).items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = deep_merge(result[key], value)
+        else:
+            result[key] = copy.deepcopy(value)
+    return result
+
+
+@functools.lru_cache(maxsize=1)
+def _default_config_text():
+    return DEFAULT_CONFIG_PATH.read_text()
+
+
+def default_training_config():
+    return yaml.safe_load(_default_config_text())
+
+
+class ConfigError(SchemaValidationError):
+    """A training config problem, reported as one message without traceback."""
+
+    def __init__(self, path, message, value=None, has_value=False):
+        where = ".".join(str(p) for p in path) or "<root>"
+        text = f"Invalid training_config at {where}: {message}"
+        if has_value:
+            text += f" (got {value!r})"
+        super().__init__(text)
+        self.path = tuple(path)
+
+
+def _suggest(key, valid):
+    match = difflib.get_close_matches(str(key), list(valid), n=1, cutoff=0.5)
+    return f"; did you mean {match[0]!r}?" if match else ""
+
+
+def _normalise_model_keys(models, path, hints):
+    """Map every model spelling onto its canonical key (teacher, backwards, student)."""
+    if not isinstance(models, dict):
+        raise ConfigError(path, "expected a mapping of model names to model settings", models, True)
+    canonical = {}
+    spelled = {}
+    for key, value in models.items():
+        name = MODEL_ALIASES.get(key)
+        if name is None:
+            raise ConfigError(
+                path + [key],
+                f"unknown model; expected one of: {', '.join(MODEL_NAMES)}{_suggest(key, MODEL_ALIASES)}",
+            )
+        if name in canonical:
+            raise ConfigError(
+                path + [key], f"the {name} model is given twice (as {spelled[name]!r} and {key!r})"
+            )
+        if key != name:
+            hints.append(f"{'.'.join(path + [key])}: read as {'.'.join(path + [name])}")
+        canonical[name] = _normalise_model(value, path + [key])
+        spelled[name] = key
+    return canonical
+
+
+def _normalise_model(model, path):
+    if not isinstance(model, dict):
+        raise ConfigError(path, "expected a mapping with url/urls and mode", model, True)
+    model = dict(model)
+    if "url" in model and "urls" in model:
+        raise ConfigError(path, "give either 'url' (one URL) or 'urls' (a list), not both")
+    if "url" in model:
+        url = model.pop("url")
+        if not isinstance(url, str):
+            raise ConfigError(path + ["url"], "expected a single URL string; use 'urls' for a list", url, True)
+        model["urls"] = [url]
+    elif "urls" in model and isinstance(model["urls"], str):
+        model["urls"] = [model["urls"]]
+    elif "urls" not in model:
+        raise ConfigError(path, "missing 'url' (one URL) or 'urls' (a list of URLs)")
+    return model
+
+
+def _normalise_continuation(config, hints, warnings):
+    """Canonical spellings, `url` -> `urls`, and the legacy `pretrained-models` block."""
+    continuation = config.get("continuation")
+    if continuation is not None and not isinstance(continuation, dict):
+        raise ConfigError(["continuation"], "expected a mapping with models, vocab or corpora", continuation, True)
+    continuation = dict(continuation or {})
+    models = continuation.get("models")
+    if models is not None:
+        continuation["models"] = _normalise_model_keys(models, ["continuation", "models"], hints)
+
+    legacy_blocks = []
+    if "pretrained-models" in config:
+        legacy_blocks.append((["pretrained-models"], config.pop("pretrained-models")))
+    experiment = config.get("experiment")
+    if isinstance(experiment, dict) and "pretrained-models" in experiment:
+        experiment = dict(experiment)
+        legacy_blocks.append((["experiment", "pretrained-models"], experiment.pop("pretrained-models")))
+        config["experiment"] = experiment
+    for path, block in legacy_blocks:
+        if not block:
+            continue
+        warnings.append(
+            f"{'.'.join(path)} is deprecated; write it as continuation.models (same url/urls, mode, type)"
+        )
+        legacy = _normalise_model_keys(block, path, hints=[])
+        merged = dict(continuation.get("models") or {})
+        for name, model in legacy.items():
+            if name in merged:
+                raise ConfigError(
+                    path, f"the {name} model is configured both here and in continuation.models; keep one"
+                )
+            merged[name] = model
+        continuation["models"] = merged
+
+    if continuation:
+        config["continuation"] = continuation
+    else:
+        config.pop("continuation", None)
+    return config
+
+
+def _error_from_voluptuous(error, data):
+    path = [str(p) for p in error.path]
+    message = error.error_message or str(error)
+    if message == "extra keys not allowed":
+        parent = data
+        for key in error.path[:-1]:
+            parent = parent[key] if isinstance(parent, (dict, list)) else {}
+        schema_keys = _schema_keys_at(error.path[:-1])
+        hint = _suggest(error.path[-1], schema_keys) if schema_keys else ""
+        accepted = f"; accepted keys: {', '.join(schema_keys)}" if schema_keys else ""
+        return ConfigError(path, f"unknown key{hint}{accepted}")
+    value, found = _lookup(data, error.path)
+    if message.startswith("required key not provided"):
+        return ConfigError(path, "required key is missing")
+    if message.startswith("expected") and "expected" in message and found:
+        return ConfigError(path, message, value, True)
+    return ConfigError(path, message, value, found)
+
+
+def _lookup(data, path):
+    for key in path:
+        try:
+            data = data[key]
+        except (KeyError, IndexError, TypeError):
+            return None, False
+    return data, True
+
+
+def _schema_keys_at(path):
+    node = TRAINING_CONFIG_SCHEMA.schema
+    for key in path:
+        if isinstance(node, dict):
+            match = [v for k, v in node.items() if getattr(k, "schema", k) == key]
+            if not match:
+                return []
+            node = match[0]
+        elif isinstance(node, list) and node:
+            node = node[0]
+        else:
+            return []
+    if not isinstance(node, dict):
+        return []
+    return sorted(str(getattr(k, "schema", k)) for k in node if isinstance(getattr(k, "schema", k), str))
+
+
+def _check_rules(config):
+    """Rules that span several keys and so do not fit the schema."""
+    experiment = config["experiment"]
+    if experiment["src"] == experiment["trg"]:
+        raise ConfigError(["experiment", "trg"], "must differ from experiment.src", experiment["trg"], True)
+    continuation = config.get("continuation", {})
+    ensemble = experiment["teacher-ensemble"]
+    for name, model in continuation.get("models", {}).items():
+        path = ["continuation", "models", name]
+        count = len(model["urls"])
+        if name != "teacher" and count != 1:
+            raise ConfigError(path + ["urls"], f"the {name} model takes exactly one URL, got {count}")
+        if name == "teacher" and model["mode"] != "use" and count not in (1, ensemble):
+            raise ConfigError(
+                path + ["urls"],
+                f"mode {model['mode']!r} needs one URL for every member or exactly "
+                f"experiment.teacher-ensemble={ensemble} URLs, got {count} URLs",
+            )
+        for key in ("reset-stalled", "restore-corpus"):
+            if key in model and model["mode"] != "continue":
+                raise ConfigError(path + [key], f"only applies to mode 'continue', not {model['mode']!r}")
+    for name, corpus in continuation.get("corpora", {}).items():
+        given = [key for key in ALIGNMENT_KEYS if key in corpus]
+        if given and len(given) != len(ALIGNMENT_KEYS):
+            missing = [key for key in ALIGNMENT_KEYS if key not in corpus]
+            raise ConfigError(
+                ["continuation", "corpora", name],
+                f"tok-src, tok-trg and alignments go together: all three or none; missing {', '.join(missing)}",
+            )
+
+
+def load_training_config(raw=None, *, log=True):
+    """Merge `raw` over the default config, normalise and validate it; return the result."""
+    config, _hints, _warnings = _load(json.dumps(raw or {}, sort_keys=True), log)
+    return copy.deepcopy(config)
+
+
+def config_notes(raw=None):
+    """The hints (non-canonical spellings) and warnings (legacy block) of a config."""
+    _config, hints, warnings = _load(json.dumps(raw or {}, sort_keys=True), False)
+    return list(hints), list(warnings)
+
+
+@functools.lru_cache(maxsize=16)
+def _load(raw_json, log):
+    raw = json.loads(raw_json)
+    if not isinstance(raw, dict):
+        raise ConfigError([], "expected a mapping", raw, True)
+    config = deep_merge(default_training_config(), raw)
+    hints, warnings = [], []
+    config = _normalise_continuation(config, hints, warnings)
+    try:
+        config = TRAINING_CONFIG_SCHEMA(config)
+    except MultipleInvalid as e:
+        first = sorted(e.errors, key=lambda err: [str(p) for p in err.path])[0]
+        raise _error_from_voluptuous(first, config) from None
+    _check_rules(config)
+    if log:
+        for hint in hints:
+            logger.info(f"training_config hint: {hint}")
+        for warning in warnings:
+            logger.warning(f"training_config: {warning}")
+    return config, tuple(hints), tuple(warnings)
+
+
+def training_config_json_schema(partial=True):
+    """A JSON schema derived from the voluptuous schema above.
+
+    With `partial` (the train action's input), no key is required: the input is deep-merged over
+    the default config and validated in full by `load_training_config`.
+    """
+    return _to_json_schema(TRAINING_CONFIG_SCHEMA.schema, partial)
+
+
+def _to_json_schema(node, partial=False):
+    if hasattr(node, "json_schema"):
+        return dict(node.json_schema)
+    if isinstance(node, dict):
+        properties, required, additional = {}, [], False
+        for key, value in node.items():
+            name = getattr(key, "schema", key)
+            if isinstance(name, str):
+                properties[name] = _to_json_schema(value, partial)
+                if isinstance(key, Required) and not partial:
+                    required.append(name)
+            else:
+                additional = _to_json_schema(value, partial)
+        schema = {"type": "object", "properties": properties, "additionalProperties": additional}
+        if required:
+            schema["required"] = sorted(required)
+        return schema
+    if isinstance(node, list):
+        return {"type": "array", "items": _to_json_schema(node[0], partial) if node else {}}
+    if node is str:
+        return {"type": "string"}
+    if node is bool:
+        return {"type": "boolean"}
+    if node is int:
+        return {"type": "integer"}
+    if node is float:
+        return {"type": "number"}
+    if isinstance(node, All):
+        return _to_json_schema(node.validators[0], partial)
+    if isinstance(node, Any):
+        return {"anyOf": [_to_json_schema(v, partial) for v in node.validators]}
+    if isinstance(node, str):
+        return {"const": node}
+    return {}

@@ -1,0 +1,178 @@
+"""Render a planned pipeline task into a taskgraph task description.
+
+Input: `{"label", "planned": PlannedTask}` from `translations_taskgraph.loader`. Output: a task for
+the `run` (run-task, fetches), `cached_tasks` and `task` transforms: the step script's command as
+an argv list (named flags; config values are argv elements, never shell text), the fetches of each
+upstream edge, the declared artifacts as an attribute, the worker alias and a cache entry whose
+digest covers the command (hence every config value used), the script's content and, through
+`cached_tasks`, the digests of every upstream.
+"""
+
+import functools
+import hashlib
+import os
+import re
+
+from taskgraph.transforms.base import TransformSequence
+
+from ..pipeline import ARTIFACT_PREFIX, ARTIFACTS_DIR, FETCHES_DIR
+
+transforms = TransformSequence()
+
+CACHE_TYPE = "translations.v1"
+_FETCH_REF = re.compile(r"\{fetch\[([^\]]+)\]\}")
+DOCKER_IMAGES = {"cpu": "base", "gpu": "train"}
+
+
+@functools.lru_cache(maxsize=None)
+def _file_digest(path):
+    try:
+        with open(path, "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()
+    except FileNotFoundError:
+        return "absent"
+
+
+def _config_value(config, path):
+    node = config
+    for key in path.split("."):
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return node
+
+
+def _render_value(spec, task, config, fetch_dirs):
+    """argv elements for one flag value; None drops the flag."""
+    context = {**task.context, "fetch": fetch_dirs}
+    if spec is True:
+        return []
+    if spec is False or spec is None:
+        return None
+    if isinstance(spec, dict):
+        value = None
+        if "by-dataset" in spec:
+            value = (_config_value(config, spec["by-dataset"]) or {}).get(task.context.get("dataset"))
+        if value is None and "config" in spec:
+            value = _config_value(config, spec["config"].format(**context))
+        if value is None:
+            return None
+        if value is True:
+            return []
+        if value is False:
+            return None
+        if isinstance(value, list):
+            return [str(v) for v in value]
+        return [str(value)]
+    if isinstance(spec, list):
+        values = [_render_value(item, task, config, fetch_dirs) for item in spec]
+        if any(v is None for v in values):
+            return None
+        return [element for value in values for element in value]
+    text = str(spec)
+    if any(name not in fetch_dirs for name in _FETCH_REF.findall(text)):
+        return None  # an optional upstream that is not in the graph
+    return [text.format(**context)]
+
+
+def render_command(task, config):
+    template = task.template
+    fetch_dirs = {
+        edge.dest.split("/")[0]: f"{FETCHES_DIR}/{edge.dest.split('/')[0]}"
+        for edge in task.upstreams.values()
+    }
+    command = ["python3", template["script"]]
+    for flag, spec in (template.get("args") or {}).items():
+        values = _render_value(spec, task, config, fetch_dirs)
+        if values is not None:
+            command += [flag] + values
+    command += task.extra_args
+    marian_args = []
+    if template.get("marian-args"):
+        for key, value in (config["marian-args"].get(template["marian-args"]) or {}).items():
+            marian_args += [f"--{key}"] + str(value).split()
+    marian_args += task.extra_marian_args
+    if marian_args:
+        command += ["--"] + marian_args
+    return command
+
+
+def _attributes(task):
+    context = task.context
+    attributes = {
+        "stage": task.stage,
+        "src_locale": context["src"],
+        "trg_locale": context["trg"],
+        "artifacts": list(task.artifacts),
+        "cache-digest-inputs": True,
+    }
+    for key in ("dataset", "category", "locale", "direction", "member", "this_chunk", "total_chunks"):
+        if key in context:
+            attributes[key] = context[key]
+    if task.continuation:
+        attributes["continuation"] = dict(task.continuation)
+    return attributes
+
+
+@transforms.add
+def render(config, tasks):
+    for item in tasks:
+        task = item["planned"]
+        template = task.template
+        training_config = _plan_config(config)
+        attributes = _attributes(task)
+        description = template.get("description", task.label).format(**task.context)
+        dependencies = {name: edge.label for name, edge in sorted(task.upstreams.items())}
+        if task.role == "aggregate":
+            attributes.pop("cache-digest-inputs")
+            attributes["aggregate"] = True
+            yield {
+                "label": task.label,
+                "description": description,
+                "attributes": attributes,
+                "dependencies": dependencies,
+                "worker-type": "succeed",
+                "worker": {"implementation": "succeed"},
+            }
+            continue
+        del attributes["cache-digest-inputs"]
+        command = render_command(task, training_config)
+        worker_kind = template.get("worker", "cpu")
+        classes = training_config["taskcluster"]["worker-classes"]
+        worker_class = classes.get(task.kind, classes["default"]).split("-", 1)[1]
+        fetches = {
+            name: [{"artifact": artifact, "dest": edge.dest, "extract": False} for artifact in edge.artifacts]
+            for name, edge in sorted(task.upstreams.items())
+            if edge.artifacts
+        }
+        script_path = os.path.join(config.graph_config.vcs_root, template["script"])
+        yield {
+            "label": task.label,
+            "description": description,
+            "attributes": attributes,
+            "dependencies": dependencies,
+            "fetches": fetches,
+            "worker-type": f"{worker_kind}-{worker_class}",
+            "worker": {
+                "docker-image": {"in-tree": DOCKER_IMAGES[worker_kind]},
+                "max-run-time": template.get("max-run-time", 86400),
+                "artifacts": [{"type": "directory", "name": ARTIFACT_PREFIX, "path": ARTIFACTS_DIR}],
+                "env": {"ARTIFACTS_DIR": ARTIFACTS_DIR, "MOZ_FETCHES_DIR": FETCHES_DIR},
+            },
+            "run": {"using": "run-task", "command": command, "cwd": "{checkout}"},
+            "cache": {
+                "type": CACHE_TYPE,
+                "name": task.label.replace("/", "_"),
+                "digest-data": [
+                    f"command:{command!r}",
+                    f"artifacts:{task.artifacts!r}",
+                    f"script:{template['script']}:{_file_digest(script_path)}",
+                ],
+            },
+        }
+
+
+def _plan_config(config):
+    from ..loader import plan_for  # noqa: PLC0415
+
+    return plan_for(config.params, os.path.dirname(config.path)).config
