@@ -12,7 +12,7 @@ on the download (the checkpoint to resume, or the weights for `--pretrained-mode
 
 from dataclasses import dataclass
 
-from .pipeline import Edge, PlannedTask, fmt
+from .pipeline import FETCHES_DIR, Edge, PlannedTask, base_context, fmt
 
 DOWNLOAD_KIND = "continuation"
 
@@ -163,8 +163,7 @@ def _model_order(item):
 
 
 def _context(plan):
-    experiment = plan.config["experiment"]
-    return {"src": experiment["src"], "trg": experiment["trg"], "best_model": experiment["best-model"]}
+    return base_context(plan.config)
 
 
 def _download(plan, template, context, input_name, *, label, files, pins=None, vocab_dir=None, mode=None):
@@ -224,14 +223,15 @@ def _replace(plan, replaced, download_for, reason):
 def _attach_pretrained(task, download, model):
     """A training task that stays: fetch the download, and resume from it or start from it."""
     mode = model["mode"]
-    wanted = [a for a in download.artifacts]
-    task.upstreams["pretrained"] = Edge(label=download.label, artifacts=wanted, dest="pretrained")
+    task.upstreams["pretrained"] = Edge(label=download.label, artifacts=list(download.artifacts), dest="pretrained")
+    # Our own templates, rendered now; user values never pass through str.format.
+    context = {**task.context, "fetch": {"pretrained": f"{FETCHES_DIR}/pretrained"}}
     if mode == "continue":
-        task.extra_args += list(CONTINUE_FLAGS)
+        task.extra_args += [fmt(arg, context) for arg in CONTINUE_FLAGS]
         if model.get("reset-stalled"):
             task.extra_marian_args += list(RESET_STALLED_MARIAN_ARGS)
         if model.get("restore-corpus") is False:
             task.extra_marian_args += list(NO_RESTORE_CORPUS_MARIAN_ARGS)
     elif mode == "init":
-        task.extra_marian_args += list(INIT_MARIAN_ARGS)
+        task.extra_marian_args += [fmt(arg, context) for arg in INIT_MARIAN_ARGS]
     task.continuation = {"input": download.continuation["input"], "mode": mode, "download": download.label}
