@@ -67,7 +67,10 @@ def fetched(graph, label):
     from translations_taskgraph.verifications import fetched_artifacts
 
     task = graph.tasks[label]
-    return {task.dependencies[name]: sorted(artifacts) for name, artifacts in fetched_artifacts(task).items()}
+    result = {}
+    for name, artifacts in fetched_artifacts(task).items():
+        result.setdefault(task.dependencies[name], set()).update(artifacts)
+    return {producer: sorted(artifacts) for producer, artifacts in result.items()}
 
 
 def labels_of_stage(graph, stage):

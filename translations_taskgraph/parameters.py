@@ -6,11 +6,11 @@ the embedded default. Project defaults also fill in a repository URL so `taskgra
 fresh clone without a git remote.
 """
 
+import subprocess
 from typing import Optional
 
 from taskgraph.parameters import extend_parameters_schema
 from taskgraph.util.schema import Schema
-from taskgraph.util.vcs import get_repository
 
 from .training_config import default_training_config, load_training_config
 
@@ -25,10 +25,18 @@ TrainingConfigParameters = Schema.from_dict(
 
 
 def _repository_url(repo_root):
+    """The checkout's `origin` URL, or the fallback when there is none (a fresh clone, a tarball)."""
     try:
-        return get_repository(repo_root or ".").get_url() or FALLBACK_REPOSITORY
-    except Exception:
-        return FALLBACK_REPOSITORY
+        url = subprocess.run(
+            ["git", "config", "--get", "remote.origin.url"],
+            cwd=repo_root or ".",
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+    except OSError:
+        url = ""
+    return url or FALLBACK_REPOSITORY
 
 
 def get_defaults(repo_root=None):

@@ -1,0 +1,244 @@
+"""The default pipeline graph: kinds, stages, fan-out, dependencies, fetches, commands, targets."""
+
+import re
+
+import pytest
+from conftest import command, fetched, flag, generate, labels_of_stage
+
+PIPELINE_KINDS = {
+    "dataset",
+    "corpus-clean-parallel",
+    "corpus-clean-parallel-fetch-bicleaner-model",
+    "corpus-clean-parallel-bicleaner-ai",
+    "corpus-clean-mono",
+    "corpus-merge-parallel",
+    "corpus-merge-mono",
+    "corpus-merge-devset",
+    "build-vocab",
+    "corpus-align-parallel",
+    "backtranslations-train-backwards-model",
+    "backtranslations-mono-trg-chunk",
+    "backtranslations-mono-trg-translate",
+    "backtranslations-mono-trg-dechunk-translations",
+    "corpus-align-backtranslations",
+    "train-teacher-model",
+    "distillation-mono-src-chunk",
+    "distillation-mono-src-translate",
+    "distillation-mono-src-dechunk-translations",
+    "distillation-parallel-src-chunk",
+    "distillation-parallel-src-translate",
+    "distillation-parallel-src-extract-best",
+    "distillation-parallel-src-dechunk-translations",
+    "corpus-merge-distillation",
+    "distillation-parallel-src-translations-score",
+    "distillation-corpus-final-filtering",
+    "corpus-align-distillation",
+    "distillation-corpus-build-shortlist",
+    "distillation-student-model-train",
+    "distillation-student-model-finetune",
+    "distillation-student-model-quantize",
+    "export",
+    "evaluate",
+    "evaluate-teacher-ensemble",
+    "evaluate-quantized",
+    "all-pipeline",
+}
+
+ENSEMBLE_2 = {"experiment": {"teacher-ensemble": 2}}
+
+
+@pytest.fixture(scope="module")
+def graph():
+    return generate()
+
+
+@pytest.fixture(scope="module")
+def ensemble_graph():
+    return generate(ENSEMBLE_2)
+
+
+def test_every_pipeline_kind_has_tasks(graph):
+    kinds = {task.kind for task in graph.tasks.values()}
+    assert PIPELINE_KINDS <= kinds
+    assert "docker-image" in kinds
+    assert "continuation" not in kinds  # no continuation in the default config
+
+
+def test_every_pipeline_task_carries_stage_and_locales(graph):
+    for task in graph.tasks.values():
+        if task.kind == "docker-image":
+            continue
+        assert task.attributes["stage"], task.label
+        assert task.attributes["src_locale"] == "ru"
+        assert task.attributes["trg_locale"] == "en"
+
+
+def test_evaluate_stages_and_labels(graph):
+    assert labels_of_stage(graph, "evaluate-backwards") == ["evaluate-backward-flores-devtest-ru-en"]
+    assert labels_of_stage(graph, "evaluate-teacher") == ["evaluate-teacher-flores-devtest-ru-en-1"]
+    assert labels_of_stage(graph, "evaluate-student") == ["evaluate-student-flores-devtest-ru-en"]
+    assert labels_of_stage(graph, "evaluate-finetuned-student") == ["evaluate-finetuned-student-flores-devtest-ru-en"]
+    assert labels_of_stage(graph, "evaluate-teacher-ensemble") == ["evaluate-teacher-ensemble-flores-devtest-ru-en"]
+    assert labels_of_stage(graph, "evaluate-quantized") == ["evaluate-quantized-flores-devtest-ru-en"]
+
+
+def test_fan_out_per_dataset(graph):
+    assert labels_of_stage(graph, "corpus-clean-parallel") == sorted(
+        [
+            "corpus-clean-parallel-opus-ada83_v1-ru-en",
+            "corpus-clean-parallel-opus-ELRC-3075-wikipedia_health_v1-ru-en",
+            "corpus-clean-parallel-mtdata-Tilde-airbaltic-1-eng-rus-ru-en",
+            "corpus-clean-parallel-bicleaner-ai-opus-ada83_v1-ru-en",
+            "corpus-clean-parallel-bicleaner-ai-opus-ELRC-3075-wikipedia_health_v1-ru-en",
+            "corpus-clean-parallel-bicleaner-ai-mtdata-Tilde-airbaltic-1-eng-rus-ru-en",
+            "corpus-clean-parallel-fetch-bicleaner-model-ru-en",
+        ]
+    )
+    # A dataset in both mono lists is imported once per language.
+    assert "dataset-opus-tldr-pages_v2023-08-29-ru" in graph.tasks
+    assert "dataset-opus-tldr-pages_v2023-08-29-en" in graph.tasks
+    assert "corpus-clean-mono-news-crawl-news_2008-ru-mono-src" in graph.tasks
+    assert "corpus-clean-mono-news-crawl-news_2007-en-mono-trg" in graph.tasks
+    assert labels_of_stage(graph, "corpus-merge-mono") == ["corpus-merge-mono-src-ru", "corpus-merge-mono-trg-en"]
+
+
+def test_chunking_by_split_chunks(graph):
+    for stage in (
+        "backtranslations-mono-trg-translate",
+        "distillation-mono-src-translate",
+        "distillation-parallel-src-translate",
+        "distillation-parallel-src-extract-best",
+    ):
+        labels = labels_of_stage(graph, stage)
+        assert [label[-3:] for label in labels] == ["1/2", "2/2"], stage
+    chunks = generate({"taskcluster": {"split-chunks": 5}})
+    assert len(labels_of_stage(chunks, "backtranslations-mono-trg-translate")) == 5
+    dechunk = "backtranslations-mono-trg-dechunk-translations-ru-en"
+    assert len(fetched(chunks, dechunk)) == 6  # five chunks and the reference corpus
+
+
+def test_teacher_ensemble_fans_in(ensemble_graph):
+    teachers = labels_of_stage(ensemble_graph, "train-teacher-model")
+    assert teachers == ["train-teacher-model-ru-en-1", "train-teacher-model-ru-en-2"]
+    translate = ensemble_graph.tasks["distillation-mono-src-translate-ru-en-1/2"]
+    assert set(teachers) <= set(translate.dependencies.values())
+    fetches = fetched(ensemble_graph, "distillation-mono-src-translate-ru-en-1/2")
+    for teacher in teachers:
+        assert fetches[teacher] == ["final.model.npz.best-chrf.npz", "vocab.en.spm", "vocab.ru.spm"]
+    assert labels_of_stage(ensemble_graph, "evaluate-teacher") == [
+        "evaluate-teacher-flores-devtest-ru-en-1",
+        "evaluate-teacher-flores-devtest-ru-en-2",
+    ]
+    # Members differ by seed, so their commands (and cache digests) differ.
+    seeds = {flag(command(ensemble_graph, t), "--seed") for t in teachers}
+    assert seeds == {"1", "2"}
+
+
+def test_dependencies_and_fetches_follow_the_reference_shape(graph):
+    assert fetched(graph, "build-vocab-ru-en") == {"corpus-merge-parallel-ru-en": ["corpus.en.zst", "corpus.ru.zst"]}
+    assert fetched(graph, "backtranslations-train-backwards-model-ru-en") == {
+        "corpus-merge-parallel-ru-en": ["corpus.en.zst", "corpus.ru.zst"],
+        "corpus-merge-devset-ru-en": ["devset.en.zst", "devset.ru.zst"],
+        "build-vocab-ru-en": ["vocab.en.spm", "vocab.ru.spm"],
+    }
+    assert fetched(graph, "corpus-align-backtranslations-ru-en") == {
+        "corpus-merge-mono-trg-en": ["mono.en.zst"],
+        "backtranslations-mono-trg-dechunk-translations-ru-en": ["mono.ru.zst"],
+        "corpus-align-parallel-ru-en": ["corpus.priors"],
+    }
+    assert fetched(graph, "distillation-parallel-src-dechunk-translations-ru-en")["corpus-merge-parallel-ru-en"] == [
+        "corpus.en.zst"
+    ]
+    assert fetched(graph, "corpus-merge-distillation-ru-en") == {
+        "corpus-merge-parallel-ru-en": ["corpus.ru.zst"],
+        "distillation-parallel-src-dechunk-translations-ru-en": ["corpus.en.zst"],
+        "corpus-merge-mono-src-ru": ["mono.ru.zst"],
+        "distillation-mono-src-dechunk-translations-ru-en": ["mono.en.zst"],
+    }
+    assert fetched(graph, "export-ru-en")["distillation-student-model-quantize-ru-en"] == ["model.intgemm.alphas.bin"]
+    assert fetched(graph, "corpus-merge-devset-ru-en") == {
+        "dataset-flores-dev-ru-en": ["flores_dev.en.zst", "flores_dev.ru.zst"],
+        "dataset-sacrebleu-wmt19-ru-en": ["sacrebleu_wmt19.en.zst", "sacrebleu_wmt19.ru.zst"],
+    }
+
+
+def test_commands_use_named_flags_only(graph):
+    for label, task in graph.tasks.items():
+        if task.kind in ("docker-image", "all-pipeline"):
+            continue
+        argv = command(graph, label)
+        assert argv[0] == "python3" and argv[1].startswith("pipeline/"), label
+        flags = argv[2:]
+        marian = flags.index("--") if "--" in flags else len(flags)
+        assert flags[0].startswith("--"), f"{label}: positional argument {flags[0]!r}"
+        for i, element in enumerate(flags[:marian]):
+            if not element.startswith("--"):
+                assert flags[i - 1].startswith("--") or not flags[i - 1].startswith("-"), label
+
+
+def test_config_values_reach_commands(graph):
+    argv = command(graph, "corpus-clean-parallel-bicleaner-ai-opus-ada83_v1-ru-en")
+    assert flag(argv, "--threshold") == "0.0"  # per-dataset threshold
+    argv = command(graph, "corpus-clean-parallel-bicleaner-ai-opus-ELRC-3075-wikipedia_health_v1-ru-en")
+    assert flag(argv, "--threshold") == "0.5"  # default threshold
+    argv = command(graph, "train-teacher-model-ru-en-1")
+    assert flag(argv, "--teacher-mode") == "two-stage"
+    assert argv[argv.index("--") :][:3] == ["--", "--disp-freq", "1"]
+    assert "--dim-vocabs" in argv and argv[argv.index("--dim-vocabs") + 1 : argv.index("--dim-vocabs") + 3] == [
+        "1000",
+        "1000",
+    ]
+    assert flag(command(graph, "corpus-merge-mono-trg-en"), "--max-sentences") == "1000"
+    assert flag(command(graph, "dataset-news-crawl-news_2008-ru"), "--max-sentences") == "500"
+
+
+def test_workers_by_stage(graph):
+    assert graph.tasks["train-teacher-model-ru-en-1"].task["workerType"] == "b-linux-v100-gpu"
+    assert graph.tasks["build-vocab-ru-en"].task["workerType"] == "b-linux-large-gcp"
+    standard = generate({"taskcluster": {"worker-classes": {"train-teacher-model": "gcp-standard"}}})
+    assert standard.tasks["train-teacher-model-ru-en-1"].task["workerType"] == "b-linux-v100-gpu-standard"
+    for task in graph.tasks.values():
+        if task.kind not in ("docker-image", "all-pipeline"):
+            assert "mounts" not in task.task["payload"]
+            assert task.task["payload"]["image"], task.label
+
+
+def test_every_pipeline_task_is_cached(graph):
+    for task in graph.tasks.values():
+        if task.kind != "all-pipeline":
+            assert task.attributes["cached_task"]["digest"], task.label
+            assert re.match(r"^[0-9a-f]{64}$", task.attributes["cached_task"]["digest"])
+
+
+def test_declared_artifacts(graph):
+    assert graph.tasks["build-vocab-ru-en"].attributes["artifacts"] == ["vocab.ru.spm", "vocab.en.spm"]
+    assert graph.tasks["corpus-merge-parallel-ru-en"].attributes["artifacts"] == ["corpus.ru.zst", "corpus.en.zst"]
+    assert "final.model.npz.best-chrf.npz" in graph.tasks["train-teacher-model-ru-en-1"].attributes["artifacts"]
+
+
+def test_all_pipeline_is_the_default_target():
+    target = generate(attribute="target_task_set")
+    assert sorted(target.tasks) == ["all-pipeline-ru-en-1"]
+    full = generate()
+    aggregate = full.tasks["all-pipeline-ru-en-1"]
+    assert set(aggregate.dependencies.values()) == set(labels_of_stage(full, "export")) | {
+        label for label, t in full.tasks.items() if t.attributes.get("stage", "").startswith("evaluate")
+    }
+
+
+def test_all_pipeline_splits_at_100_dependencies():
+    many = generate({"datasets": {"test": [f"sacrebleu_wmt{i}" for i in range(30)]}})
+    parts = labels_of_stage(many, "all-pipeline")
+    assert parts == ["all-pipeline-ru-en-1", "all-pipeline-ru-en-2"]
+    assert len(many.tasks["all-pipeline-ru-en-1"].dependencies) == 100
+
+
+def test_target_stage_picks_targets():
+    target = generate({"target-stage": "train-teacher-model"}, attribute="target_task_set")
+    assert sorted(target.tasks) == ["train-teacher-model-ru-en-1"]
+
+
+def test_deep_merge_keeps_the_default():
+    graph = generate(ENSEMBLE_2)
+    assert len(labels_of_stage(graph, "corpus-clean-parallel")) == 7  # default datasets kept
+    assert len(labels_of_stage(graph, "train-teacher-model")) == 2
