@@ -8,10 +8,13 @@ DEFAULT_ROOT_URL = "https://firefox-ci-tc.services.mozilla.com"
 
 def register(graph_config):
     os.environ.setdefault("TASKCLUSTER_ROOT_URL", DEFAULT_ROOT_URL)
+    # Every kind is a thin view of one plan computed before kinds load (see verifications.py);
+    # forking a process per kind costs more than it saves (docs/benchmark.md). An explicit
+    # TASKGRAPH_SERIAL= (empty) still selects taskgraph's forked loading.
+    os.environ.setdefault("TASKGRAPH_SERIAL", "1")
     from . import parameters, target_tasks, verifications  # noqa: F401 (decorators register)
 
+    verifications.KINDS_DIR["path"] = graph_config.kinds_dir
+
     parameters.register()
-    try:
-        from . import actions  # noqa: F401
-    except ImportError:
-        pass
+    from . import actions  # noqa: F401 (registers the `train` action)

@@ -381,7 +381,7 @@ def add_aggregates(plan, templates):
 
 def build_plan(raw_config, kinds_dir):
     """The whole rewritten pipeline for a training config (cached per config)."""
-    return _build_plan(json.dumps(raw_config or {}, sort_keys=True), kinds_dir)
+    return _build_plan(json.dumps(raw_config or {}, sort_keys=True), os.path.abspath(kinds_dir))
 
 
 @functools.lru_cache(maxsize=8)

@@ -11,7 +11,11 @@ import json
 
 from taskgraph.util.verify import verifications
 
-from .pipeline import ARTIFACT_PREFIX
+from .parameters import training_config_parameter
+from .pipeline import ARTIFACT_PREFIX, build_plan
+
+# Set by `register`: where the kinds of the graph being generated live.
+KINDS_DIR = {}
 
 
 class ArtifactVerificationError(Exception):
@@ -59,6 +63,17 @@ def check_task(task, tasks):
             if producer is not None and "stage" in producer.attributes and name not in fetched:
                 problems.append(f"{task.label} depends on {label} but fetches nothing from it")
     return problems
+
+
+@verifications.add("parameters")
+def verify_training_config(parameters):
+    """Validate the training config and plan the pipeline once, before any kind loads.
+
+    A bad config stops generation here with its one clean message. Kinds load in forked
+    processes, which inherit the plan computed here instead of each computing it again.
+    """
+    if "path" in KINDS_DIR:
+        build_plan(training_config_parameter(parameters), KINDS_DIR["path"])
 
 
 @verifications.add("full_task_graph")

@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""Benchmark `taskgraph full`: wall time, peak memory and task count per training config.
+
+Not a test: run it by hand on a quiet machine and record the table in docs/benchmark.md.
+
+    .venv/bin/python scripts/benchmark.py [--repeat 3] [--quick]
+
+Cases: the default config, every parameter file under taskcluster/test/params, and 10/100/1000
+train datasets with teacher ensembles of 1 and 4. Each case runs the real CLI in a fresh process
+(`taskgraph full -J -p <params>`); the best of `--repeat` runs is reported. The last column is the
+share of generation time spent in the continuation rewrite (`apply_continuation`), measured
+in-process on the same config.
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+PARAMS_DIR = ROOT / "taskcluster" / "test" / "params"
+TASKGRAPH = str(Path(sys.executable).with_name("taskgraph"))
+
+
+def synthetic_config(datasets, ensemble):
+    return {
+        "experiment": {"teacher-ensemble": ensemble},
+        "datasets": {"train": [f"opus_Synthetic{i}/v1" for i in range(datasets)]},
+    }
+
+
+def cases(quick):
+    yield "default", {}
+    for path in sorted(PARAMS_DIR.glob("*.yml")):
+        yield path.stem, yaml.safe_load(path.read_text())["training_config"]
+    sizes = (10, 100) if quick else (10, 100, 1000)
+    for datasets in sizes:
+        for ensemble in (1, 4):
+            yield f"{datasets} train datasets, ensemble {ensemble}", synthetic_config(datasets, ensemble)
+
+
+def run_cli(config, env):
+    with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as f:
+        yaml.safe_dump({"training_config": config}, f)
+        params = f.name
+    try:
+        start = time.perf_counter()
+        result = subprocess.run(
+            [TASKGRAPH, "full", "-J", "-p", params], cwd=ROOT, env=env, capture_output=True, text=True
+        )
+        seconds = time.perf_counter() - start
+    finally:
+        os.unlink(params)
+    if result.returncode:
+        raise SystemExit(f"taskgraph full failed:\n{result.stderr[-2000:]}")
+    return seconds, len(json.loads(result.stdout))
+
+
+def continuation_share(config):
+    """Seconds in apply_continuation / seconds in the whole plan + rewrite, in-process."""
+    from translations_taskgraph import continuation, pipeline
+
+    spent = {"rewrite": 0.0}
+    original = continuation.apply_continuation
+
+    def timed(plan, templates):
+        start = time.perf_counter()
+        original(plan, templates)
+        spent["rewrite"] += time.perf_counter() - start
+
+    continuation.apply_continuation = timed
+    try:
+        pipeline._build_plan.cache_clear()
+        start = time.perf_counter()
+        pipeline.build_plan(config, str(ROOT / "taskcluster" / "kinds"))
+        total = time.perf_counter() - start
+    finally:
+        continuation.apply_continuation = original
+    return spent["rewrite"] / total if total else 0.0
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="skip the 1000-dataset cases")
+    args = parser.parse_args()
+    env = {**os.environ, "TASKCLUSTER_ROOT_URL": os.environ.get("TASKCLUSTER_ROOT_URL", "https://tc.example.com")}
+    print(f"cpus: {os.cpu_count()}, python {sys.version.split()[0]}")
+    print("| case | tasks | seconds (best of %d) | peak RSS MiB | ms per task | continuation share |" % args.repeat)
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for name, config in cases(args.quick):
+        times = []
+        for _ in range(args.repeat):
+            seconds, tasks = run_cli(config, env)
+            times.append(seconds)
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        share = continuation_share(config)
+        best = min(times)
+        print(f"| {name} | {tasks} | {best:.2f} | {peak:.0f} | {1000 * best / tasks:.2f} | {100 * share:.1f}% |",
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()
