@@ -1,0 +1,23 @@
+"""The docs stay true: the interface table, the README commands and CI."""
+
+import re
+
+from conftest import ROOT
+
+from translations_taskgraph import interface
+
+
+def test_interface_table_is_up_to_date():
+    assert (ROOT / "docs" / "pipeline-interface.md").read_text() == interface.render(), (
+        "regenerate with: python -m translations_taskgraph.interface > docs/pipeline-interface.md"
+    )
+
+
+def test_readme_opens_with_two_commands_and_ci_runs_the_test_one():
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"```sh\n(.*?)```", readme, re.S).group(1).strip().splitlines()
+    assert len(block) == 2
+    generate_graph, run_tests = block
+    assert generate_graph.endswith("taskgraph full")
+    assert run_tests.endswith("pytest")
+    assert run_tests in (ROOT / ".ci" / "run").read_text()
