@@ -12,6 +12,7 @@ on the download (the checkpoint to resume, or the weights for `--pretrained-mode
 
 from dataclasses import dataclass
 
+from .training_config import ConfigError
 from .pipeline import FETCHES_DIR, Edge, PlannedTask, base_context, fmt
 
 DOWNLOAD_KIND = "continuation"
@@ -97,7 +98,7 @@ def apply_continuation(plan, templates):
         download = _download(
             plan, template, context, "vocab", label="continuation-vocab-{src}-{trg}",
             files=[(fmt(VOCABS[0], context), vocab["src"]), (fmt(VOCABS[1], context), vocab["trg"])],
-            pins=vocab.get("sha256"),
+            pins=vocab.get("sha256"), config_path=["continuation", "vocab"],
         )
         vocab_provider = download
 
@@ -117,6 +118,7 @@ def apply_continuation(plan, templates):
         download = _download(
             plan, template, context, f"corpus-{name}",
             label=f"continuation-corpus-{name}-{{src}}-{{trg}}", files=files, pins=corpus.get("sha256"),
+            config_path=["continuation", "corpora", name],
         )
         replaced = rule.replaces + (rule.replaces_with_alignments if aligned else ())
         for kind, attributes in replaced:
@@ -138,6 +140,7 @@ def apply_continuation(plan, templates):
                 files=[(fmt(a, context), f"{url.rstrip('/')}/{fmt(a, context)}")
                        for a in MODEL_ARTIFACTS[model["mode"]] if a not in VOCABS],
                 vocab_dir=url, pins=model.get("sha256"), mode=model["mode"],
+                config_path=["continuation", "models", name],
             )
         if model["mode"] == "use":
             _replace(plan, trained, lambda task: downloads[task.label],
@@ -166,11 +169,18 @@ def _context(plan):
     return base_context(plan.config)
 
 
-def _download(plan, template, context, input_name, *, label, files, pins=None, vocab_dir=None, mode=None):
+def _download(plan, template, context, input_name, *, label, files, pins=None, vocab_dir=None, mode=None,
+              config_path=()):
     label = fmt(label, context)
     artifacts = [name for name, _url in files]
     if vocab_dir:
         artifacts += [fmt(v, context) for v in VOCABS]
+    for name in sorted(pins or {}):
+        if name not in artifacts:
+            raise ConfigError(
+                list(config_path) + ["sha256", name],
+                f"pins must name a file this input publishes: {', '.join(artifacts)}",
+            )
     task_context = {**context, "label": label, "stage": f"continuation-{input_name}", "input": input_name}
     task = PlannedTask(label=label, kind=DOWNLOAD_KIND, template=template, context=task_context,
                        artifacts=artifacts)
