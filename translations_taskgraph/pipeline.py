@@ -240,9 +240,7 @@ def instantiate(config, templates):
                     artifacts=_artifacts(template.get("artifacts", []), context, config),
                 )
     # Resolve upstreams once every task exists (templates may name kinds in any order).
-    index = {}
-    for task in tasks.values():
-        index.setdefault(task.kind, []).append(task)
+    index = _ProducerIndex(tasks.values())
     for task in tasks.values():
         for name, spec in (task.template.get("upstreams") or {}).items():
             _resolve_upstream(task, name, spec, index, config)
@@ -272,6 +270,32 @@ def _matches(producer, wanted):
     return True
 
 
+class _ProducerIndex:
+    """Producers by kind and by the values of the attributes a selection compares.
+
+    Resolving every upstream by scanning all tasks of a kind is quadratic in the number of
+    datasets; equality selections are answered from a dict built once per (kind, keys).
+    """
+
+    def __init__(self, tasks):
+        self.by_kind = {}
+        for task in tasks:
+            self.by_kind.setdefault(task.kind, []).append(task)
+        self.lookups = {}
+
+    def candidates(self, kind, wanted):
+        exact = tuple(sorted(k for k, v in wanted.items() if not isinstance(v, frozenset)))
+        lookup = self.lookups.get((kind, exact))
+        if lookup is None:
+            lookup = {}
+            for producer in self.by_kind.get(kind, []):
+                key = tuple(str(producer.context.get(k)) for k in exact)
+                lookup.setdefault(key, []).append(producer)
+            self.lookups[(kind, exact)] = lookup
+        found = lookup.get(tuple(str(wanted[k]) for k in exact), [])
+        return [producer for producer in found if _matches(producer, wanted)] if len(exact) < len(wanted) else found
+
+
 def _resolve_upstream(task, name, spec, index, config):
     wanted = {}
     for key, value in (spec.get("select") or {}).items():
@@ -281,7 +305,7 @@ def _resolve_upstream(task, name, spec, index, config):
             wanted[key] = frozenset(_config_lookup(config, value["in-config"]) or ())
         else:
             wanted[key] = fmt(str(value), task.context)
-    candidates = [producer for producer in index.get(spec["kind"], []) if _matches(producer, wanted)]
+    candidates = index.candidates(spec["kind"], wanted)
     if spec.get("all"):
         candidates.sort(key=lambda p: (p.context.get("member", 0), p.context.get("this_chunk", 0), p.label))
         for position, producer in enumerate(candidates, start=1):

@@ -116,13 +116,14 @@ def _attributes(task):
 
 @transforms.add
 def render(config, tasks):
+    training_config = None
     for item in tasks:
         task = item["planned"]
         template = task.template
-        training_config = _plan_config(config)
+        training_config = training_config or _plan_config(config)
         attributes = _attributes(task)
         description = template.get("description", task.label).format(**task.context)
-        dependencies = {name: edge.label for name, edge in sorted(task.upstreams.items())}
+        dependencies, names = _dependencies(task)
         if task.role == "aggregate":
             attributes.pop("cache-digest-inputs")
             attributes["aggregate"] = True
@@ -140,11 +141,10 @@ def render(config, tasks):
         worker_kind = template.get("worker", "cpu")
         classes = training_config["taskcluster"]["worker-classes"]
         worker_class = classes.get(task.kind, classes["default"]).split("-", 1)[1]
-        fetches = {
-            name: [{"artifact": artifact, "dest": edge.dest, "extract": False} for artifact in edge.artifacts]
-            for name, edge in sorted(task.upstreams.items())
-            if edge.artifacts
-        }
+        fetches = {}
+        for name, edge in sorted(task.upstreams.items()):
+            for artifact in edge.artifacts:
+                fetches.setdefault(names[name], []).append({"artifact": artifact, "dest": edge.dest, "extract": False})
         script_path = os.path.join(config.graph_config.vcs_root, template["script"])
         yield {
             "label": task.label,
@@ -170,6 +170,21 @@ def render(config, tasks):
                 ],
             },
         }
+
+
+def _dependencies(task):
+    """({dependency name: label}, {upstream name: dependency name}): one name per producer.
+
+    Two upstream edges may come from one task (a continued teacher takes its vocab and its weights
+    from the same download). taskgraph turns every named dependency into an entry of the task's
+    `dependencies` list, and the Queue rejects a task whose `dependencies` repeat a taskId, so such
+    edges share one dependency name (the first, sorted); each fetch keeps its own `dest`.
+    """
+    dependencies, names, by_label = {}, {}, {}
+    for name, edge in sorted(task.upstreams.items()):
+        names[name] = by_label.setdefault(edge.label, name)
+        dependencies[names[name]] = edge.label
+    return dependencies, names
 
 
 def _plan_config(config):
