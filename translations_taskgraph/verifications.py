@@ -11,8 +11,8 @@ import json
 
 from taskgraph.util.verify import verifications
 
-from .parameters import training_config_parameter
-from .pipeline import ARTIFACT_PREFIX, build_plan
+from .loader import plan_for
+from .pipeline import ARTIFACT_PREFIX
 
 # Set by `register`: where the kinds of the graph being generated live.
 KINDS_DIR = {}
@@ -73,7 +73,7 @@ def verify_training_config(parameters):
     processes, which inherit the plan computed here instead of each computing it again.
     """
     if "path" in KINDS_DIR:
-        build_plan(training_config_parameter(parameters), KINDS_DIR["path"])
+        plan_for(parameters, KINDS_DIR["path"])
 
 
 @verifications.add("full_task_graph")
