@@ -119,20 +119,20 @@ def test_recipe_distill_a_student_from_existing_data():
 
 def test_recipe_finetune_an_existing_model():
     graph = generate(load_params_file("recipe-finetune-existing-model"))
-    student = "distillation-student-model-train-ru-en"
+    student = "distillation-student-model-train-en-ja"
     argv = command(graph, student)
     marian = argv[argv.index("--", 2) :]
     assert marian[-2:] == ["--pretrained-model", f"/builds/worker/fetches/pretrained/{BEST}"]
-    assert fetched(graph, student)["continuation-model-student-ru-en"] == [BEST, "vocab.en.spm", "vocab.ru.spm"]
+    assert fetched(graph, student)["continuation-model-student-en-ja"] == [BEST, "vocab.en.spm", "vocab.ja.spm"]
     # continuation.vocab wins over the model's vocab for every consumer.
-    assert fetched(graph, student)["continuation-vocab-ru-en"] == ["vocab.en.spm", "vocab.ru.spm"]
+    assert fetched(graph, student)["continuation-vocab-en-ja"] == ["vocab.en.spm", "vocab.ja.spm"]
     # Without alignments, alignment runs on the provided corpus (and without priors).
-    assert fetched(graph, "corpus-align-distillation-ru-en") == {
-        "continuation-corpus-distillation-ru-en": ["corpus.en.zst", "corpus.ru.zst"]
+    assert fetched(graph, "corpus-align-distillation-en-ja") == {
+        "continuation-corpus-distillation-en-ja": ["corpus.en.zst", "corpus.ja.zst"]
     }
     assert "train-teacher-model" not in kinds(graph)
-    assert labels_of_stage(graph, "evaluate-student") == ["evaluate-student-flores-devtest-ru-en"]
-    vocab = command(graph, "continuation-vocab-ru-en")
+    assert labels_of_stage(graph, "evaluate-student") == ["evaluate-student-flores-devtest-en-ja"]
+    vocab = command(graph, "continuation-vocab-en-ja")
     assert "https://firefox-ci-tc.services.mozilla.com/api/queue/v1/task/VF2YHgQXQ4SOKUjnMLzzhw/runs/0/artifacts/public%2Fbuild%2Fvocab.en.spm" in vocab
 
 
