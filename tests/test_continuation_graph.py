@@ -7,7 +7,7 @@ from conftest import command, fetched, flag, generate, labels_of_stage, load_par
 
 U = "https://example.org/run"
 BEST = "final.model.npz.best-chrf.npz"
-CHECKPOINT = ["model.npz", "model.npz.optimizer.npz", "model.npz.progress.yml", "model.npz.yml"]
+CHECKPOINT = ["model.npz", "model.npz.best-chrf.npz", "model.npz.optimizer.npz", "model.npz.progress.yml", "model.npz.yml"]
 TRAINING_KIND = {
     "teacher": "train-teacher-model",
     "backwards": "backtranslations-train-backwards-model",

@@ -21,6 +21,7 @@ BEST_MODEL = "final.model.npz.best-{best_model}.npz"
 VOCABS = ("vocab.{src}.spm", "vocab.{trg}.spm")
 CHECKPOINT = (
     "model.npz",
+    "model.npz.best-{best_model}.npz",
     "model.npz.optimizer.npz",
     "model.npz.progress.yml",
     "model.npz.yml",
