@@ -72,6 +72,10 @@ def load_templates(kinds_dir):
             continue
         kind_config = load_yaml(path)
         defaults = kind_config.get("task-defaults", {})
+        if "task-defaults-from" in kind_config:
+            # Shared YAML under taskcluster/shared/, under the kind's own task-defaults.
+            shared = load_yaml(os.path.dirname(kinds_dir), "shared", kind_config["task-defaults-from"])
+            defaults = _merge(shared, defaults)
         entries = []
         for name, task in (kind_config.get("tasks") or {}).items():
             if "stage" not in task and "stage" not in defaults:
