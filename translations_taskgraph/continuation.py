@@ -40,6 +40,9 @@ MODEL_ARTIFACTS = {
 class ModelRule:
     kind: str  # the training kind the model stands in for
     ensemble: bool = False  # one download per teacher-ensemble member
+    # Later training starts from this model even in `use` mode (the fine-tuned student starts
+    # from the student), so the whole graph must use the model's vocab then too.
+    trained_on_when_used: bool = False
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,7 @@ class CorpusRule:
 MODEL_RULES = {
     "backwards": ModelRule(kind="backtranslations-train-backwards-model"),
     "teacher": ModelRule(kind="train-teacher-model", ensemble=True),
-    "student": ModelRule(kind="distillation-student-model-train"),
+    "student": ModelRule(kind="distillation-student-model-train", trained_on_when_used=True),
 }
 
 CORPUS_RULES = {
@@ -146,10 +149,11 @@ def apply_continuation(plan, templates):
         if model["mode"] == "use":
             _replace(plan, trained, lambda task: downloads[task.label],
                      f"replaced by continuation.models.{name} (mode use)")
-            continue
-        for task in trained:
-            _attach_pretrained(task, downloads[task.label], model)
-        if vocab_provider is None:
+        else:
+            for task in trained:
+                _attach_pretrained(task, downloads[task.label], model)
+        trains_on = model["mode"] != "use" or rule.trained_on_when_used
+        if trains_on and vocab_provider is None and downloads:
             # Training on from pretrained weights needs the model's own vocab, everywhere.
             vocab_provider = downloads[trained[0].label]
             _replace(plan, plan.find("build-vocab"), lambda _task: vocab_provider,
