@@ -12,7 +12,9 @@ def register(graph_config):
     # forking a process per kind costs more than it saves (docs/benchmark.md). An explicit
     # TASKGRAPH_SERIAL= (empty) still selects taskgraph's forked loading.
     os.environ.setdefault("TASKGRAPH_SERIAL", "1")
-    from . import parameters, target_tasks, verifications  # noqa: F401 (decorators register)
+    from . import parameters, speedups, target_tasks, verifications  # noqa: F401 (decorators register)
+
+    speedups.import_run_plugins_once()
 
     verifications.KINDS_DIR["path"] = graph_config.kinds_dir
 

@@ -116,7 +116,7 @@ def _attributes(task):
 
 @transforms.add
 def render(config, tasks):
-    training_config = None
+    training_config = vcs_root = None
     for item in tasks:
         task = item["planned"]
         template = task.template
@@ -145,7 +145,8 @@ def render(config, tasks):
         for name, edge in sorted(task.upstreams.items()):
             for artifact in edge.artifacts:
                 fetches.setdefault(names[name], []).append({"artifact": artifact, "dest": edge.dest, "extract": False})
-        script_path = os.path.join(config.graph_config.vcs_root, template["script"])
+        vcs_root = vcs_root or str(config.graph_config.vcs_root)  # a git call each time it is read
+        script_path = os.path.join(vcs_root, template["script"])
         yield {
             "label": task.label,
             "description": description,
