@@ -156,7 +156,7 @@ def test_explain_default_config_has_no_inputs(tmp_path, capsys):
     [
         ("training_config:\n  experiment: {src: ru, trg: ru}\n", "Invalid training_config at experiment.trg"),
         ("continuation:\n  models:\n    teacher: {url: ftp://x/y, mode: use}\n",
-         "Invalid training_config at continuation.models.teacher.urls"),
+         "Invalid training_config at continuation.models.teacher.url: expected an http(s)"),
         ("experiment: [unclosed\n", "not valid YAML"),
     ],
 )

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import yaml
 
-from . import training_config
+from . import pipeline, training_config
 from .continuation import DOWNLOAD_KIND
 from .pipeline import build_plan, instantiate, load_templates
 from .training_config import ConfigError, config_notes
@@ -315,7 +315,7 @@ def explain_lines(raw, plan, root):
         f"({counts.get('replaced', 0)} replaced, {counts.get('pruned', 0)} pruned), "
         f"{len(downloads)} download tasks",
     ]
-    notes = [f"warning: {w}" for w in warnings] + [f"hint: {h}" for h in hints]
+    notes = [f"warning: {w}" for w in list(warnings) + plan.warnings] + [f"hint: {h}" for h in hints]
     if notes:
         lines += ["", "Warnings:"] + [f"  {note}" for note in notes]
     if not downloads:
@@ -452,13 +452,15 @@ def check_urls(plan, timeout):
 @contextlib.contextmanager
 def quiet_config_log():
     """Explain prints the config's hints and warnings itself: keep the loader from logging them."""
-    config_logger = logging.getLogger(training_config.__name__)
-    level = config_logger.level
-    config_logger.setLevel(logging.ERROR)
+    loggers = [logging.getLogger(training_config.__name__), logging.getLogger(pipeline.__name__)]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
     try:
         yield
     finally:
-        config_logger.setLevel(level)
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
 
 
 def cmd_explain(args):

@@ -11,6 +11,7 @@ import copy
 import functools
 import hashlib
 import json
+import logging
 import os
 import re
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ from dataclasses import dataclass, field
 from taskgraph.util.yaml import load_yaml
 
 from .training_config import load_training_config
+
+logger = logging.getLogger(__name__)
 
 FETCHES_DIR = "/builds/worker/fetches"
 ARTIFACTS_DIR = "/builds/worker/artifacts"
@@ -190,6 +193,7 @@ class Plan:
     config: dict
     tasks: dict  # label -> PlannedTask, in generation order
     removed: dict = field(default_factory=dict)  # label -> why it is not in the graph
+    warnings: list = field(default_factory=list)  # things the user should know about the rewrite
     rewired: dict = field(default_factory=dict)  # (consumer, dep name) -> (old label, new label)
 
     def by_kind(self, kind):
@@ -379,6 +383,11 @@ def prune(plan):
     for label in list(tasks):
         if label not in live:
             plan.removed.setdefault(label, "pruned: feeds nothing that is still in the graph")
+            if tasks[label].continuation.get("urls"):
+                plan.warnings.append(
+                    f"continuation input {tasks[label].continuation['input']} is not used: other inputs "
+                    f"made everything that would read it unnecessary ({label} is not in the graph)"
+                )
             del tasks[label]
     # Weak edges to pruned producers are dropped with the flags that use them.
     for task in tasks.values():
@@ -422,4 +431,6 @@ def _build_plan(raw_json, kinds_dir):
     apply_continuation(plan, templates)
     prune(plan)
     add_aggregates(plan, templates)
+    for warning in plan.warnings:
+        logger.warning(warning)
     return plan

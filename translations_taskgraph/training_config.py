@@ -25,7 +25,6 @@ from voluptuous import (
     Length,
     MultipleInvalid,
     Optional,
-    Range,
     Required,
     Schema,
 )
@@ -108,12 +107,17 @@ def normalize_url(value):
         raise Invalid(f"expected {what} (found whitespace or control characters)")
     if not value.isascii():
         raise Invalid(f"expected {what} (non-ASCII characters must be percent-encoded)")
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError as e:  # e.g. an unbalanced "[" in the host: "Invalid IPv6 URL"
+        raise Invalid(f"expected {what} ({e})") from None
     if parts.scheme == "gs":
         if not parts.netloc or not parts.path.strip("/"):
             raise Invalid("expected gs://<bucket>/<path>")
+        if parts.query or parts.fragment or "?" in value or "#" in value:
+            raise Invalid("expected gs://<bucket>/<path> without '?' or '#' (write the https:// URL instead)")
         return f"https://storage.googleapis.com/{parts.netloc}{parts.path}"
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    if parts.scheme not in ("http", "https") or not parts.hostname:
         raise Invalid(f"expected {what}")
     return value
 
@@ -131,8 +135,26 @@ _thresholds = {
     Required("default-threshold"): Any(float, int),
     Optional("dataset-thresholds"): {str: Any(float, int)},
 }
-_mono_max = {Required("total"): All(int, Range(min=1)), Required("per-dataset"): All(int, Range(min=1))}
-_marian_args = {str: Any(str, int, float)}
+def _integer(minimum, maximum=None):
+    """An int in range; YAML booleans are not numbers here (voluptuous' int accepts them)."""
+
+    def validator(value):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise Invalid("expected an integer")
+        if value < minimum or (maximum is not None and value > maximum):
+            bounds = f"from {minimum} to {maximum}" if maximum is not None else f"of at least {minimum}"
+            raise Invalid(f"expected an integer {bounds}")
+        return value
+
+    validator.json_schema = {"type": "integer", "minimum": minimum}
+    if maximum is not None:
+        validator.json_schema["maximum"] = maximum
+    return validator
+
+
+_MARIAN_OPTION = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_mono_max = {Required("total"): _integer(1), Required("per-dataset"): _integer(1)}
+_marian_args = {_matching(_MARIAN_OPTION, "a Marian option name without dashes, e.g. 'after'"): Any(str, int, float)}
 
 MODEL_SCHEMA = {
     Required("urls"): All([_url], Length(min=1)),
@@ -170,15 +192,15 @@ TRAINING_CONFIG_SCHEMA = Schema(
             Required("name"): All(str, Length(min=1)),
             Required("src"): _matching(_LOCALE, "a locale code such as 'ru' or 'zh_hant'"),
             Required("trg"): _matching(_LOCALE, "a locale code such as 'ru' or 'zh_hant'"),
-            Required("teacher-ensemble"): All(int, Range(min=1, max=16)),
+            Required("teacher-ensemble"): _integer(1, 16),
             Optional("teacher-mode", default="two-stage"): _one_of(("one-stage", "two-stage")),
             Optional("teacher-decoder", default="marian"): _one_of(("marian", "ctranslate2")),
             Optional("student-model", default="tiny"): _one_of(("tiny", "base")),
-            Optional("corpus-max-sentences"): All(int, Range(min=1)),
+            Optional("corpus-max-sentences"): _integer(1),
             Required("mono-max-sentences-src"): _mono_max,
             Required("mono-max-sentences-trg"): _mono_max,
-            Required("spm-sample-size"): All(int, Range(min=1)),
-            Optional("spm-vocab-size"): All(int, Range(min=1)),
+            Required("spm-sample-size"): _integer(1),
+            Optional("spm-vocab-size"): _integer(1),
             Optional("spm-vocab-split", default=False): bool,
             Required("best-model"): _one_of(BEST_MODEL_METRICS),
             Optional("use-opuscleaner", default="false"): Any("true", "false", bool),
@@ -215,7 +237,7 @@ TRAINING_CONFIG_SCHEMA = Schema(
         Required("target-stage"): All(str, Length(min=1)),
         Optional("wandb-publication", default=False): bool,
         Required("taskcluster"): {
-            Optional("split-chunks", default=1): All(int, Range(min=1, max=1000)),
+            Optional("split-chunks", default=1): _integer(1, 1000),
             Optional("upload-bucket"): str,
             Required("worker-classes"): {
                 Required("default"): _one_of(WORKER_CLASSES),
@@ -244,8 +266,14 @@ def _default_config_text():
     return DEFAULT_CONFIG_PATH.read_text()
 
 
-def default_training_config():
+@functools.lru_cache(maxsize=1)
+def _parsed_default_config():
     return yaml.safe_load(_default_config_text())
+
+
+def default_training_config():
+    # Parsed once: every config load merges over it, and YAML parsing dominated plan building.
+    return copy.deepcopy(_parsed_default_config())
 
 
 class ConfigError(SchemaValidationError):
@@ -258,6 +286,18 @@ class ConfigError(SchemaValidationError):
             text += f" (got {value!r})"
         super().__init__(text)
         self.path = tuple(path)
+
+    def __reduce__(self):
+        # taskgraph loads kinds in forked children and pickles their exceptions back; without this
+        # the error arrives as a generic Exception and the CLI prints a traceback.
+        return (_rebuild_config_error, (self.args[0], self.path))
+
+
+def _rebuild_config_error(text, path):
+    error = ConfigError.__new__(ConfigError)
+    SchemaValidationError.__init__(error, text)
+    error.path = tuple(path)
+    return error
 
 
 def _suggest(key, valid):
@@ -299,6 +339,10 @@ def _normalise_model(model, path):
         url = model.pop("url")
         if not isinstance(url, str):
             raise ConfigError(path + ["url"], "expected a single URL string; use 'urls' for a list", url, True)
+        try:
+            normalize_url(url)
+        except Invalid as error:
+            raise ConfigError(path + ["url"], error.error_message, url, True) from None
         model["urls"] = [url]
     elif "urls" in model and isinstance(model["urls"], str):
         model["urls"] = [model["urls"]]
@@ -462,9 +506,25 @@ def training_config_json_schema(partial=True):
     """A JSON schema derived from the voluptuous schema above.
 
     With `partial` (the train action's input), no key is required: the input is deep-merged over
-    the default config and validated in full by `load_training_config`.
+    the default config and validated in full by `load_training_config`. It also accepts the
+    spellings `load_training_config` normalises (every MODEL_ALIASES key, `url` or `urls`, and the
+    deprecated `pretrained-models` block), so the documented configs are valid action input.
     """
-    return _to_json_schema(TRAINING_CONFIG_SCHEMA.schema, partial)
+    schema = _to_json_schema(TRAINING_CONFIG_SCHEMA.schema, partial)
+    if partial:
+        _accept_input_spellings(schema)
+    return schema
+
+
+def _accept_input_spellings(schema):
+    models = schema["properties"]["continuation"]["properties"]["models"]
+    model = copy.deepcopy(models["properties"][MODEL_NAMES[0]])
+    urls = model["properties"]["urls"]
+    model["properties"]["urls"] = {"anyOf": [urls, dict(urls["items"])]}
+    model["properties"]["url"] = dict(urls["items"])
+    models["properties"] = {alias: copy.deepcopy(model) for alias in MODEL_ALIASES}
+    schema["properties"]["pretrained-models"] = copy.deepcopy(models)
+    schema["properties"]["experiment"]["properties"]["pretrained-models"] = copy.deepcopy(models)
 
 
 def _to_json_schema(node, partial=False):

@@ -1,0 +1,556 @@
+"""Bad training configs end in one ConfigError naming the key path and what is accepted.
+
+Also the accepted spellings: every model alias, `gs://` URLs, the legacy `pretrained-models` block
+(top level and under `experiment`) and deep-merging a partial config over the default.
+"""
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from translations_taskgraph import training_config as tc
+from translations_taskgraph.training_config import (
+    MODEL_ALIASES,
+    ConfigError,
+    config_notes,
+    default_training_config,
+    load_training_config,
+)
+
+from conftest import ROOT, plan
+
+T = "https://example.com/ru-en/teacher"
+B = "https://example.com/ru-en/backwards"
+URL_EXPECTATION = "expected an http(s):// or gs:// URL"
+
+
+def _teacher(**model):
+    return {"continuation": {"models": {"teacher": {"url": T, "mode": "use", **model}}}}
+
+
+def _vocab(**vocab):
+    return {"continuation": {"vocab": vocab}}
+
+
+def _corpus(name="parallel", **corpus):
+    return {"continuation": {"corpora": {name: corpus}}}
+
+
+# (id, config, key path, fragments the message must contain)
+BAD_CONFIGS = [
+    (
+        "unknown-mode",
+        _teacher(mode="resume"),
+        "continuation.models.teacher.mode",
+        ["expected one of: use, continue, init", "'resume'"],
+    ),
+    (
+        "type-opusmt",
+        _teacher(type="opusmt"),
+        "continuation.models.teacher.type",
+        ["expected one of: default", "'opusmt'"],
+    ),
+    (
+        "unknown-model-key-with-suggestion",
+        {"continuation": {"models": {"teachr": {"url": T, "mode": "use"}}}},
+        "continuation.models.teachr",
+        ["unknown model", "teacher, backwards, student", "did you mean 'teacher'?"],
+    ),
+    (
+        "unknown-continuation-key",
+        {"continuation": {"model": {"teacher": {"url": T, "mode": "use"}}}},
+        "continuation.model",
+        ["unknown key", "did you mean 'models'?", "accepted keys: corpora, models, vocab"],
+    ),
+    (
+        "unknown-corpus",
+        _corpus("paralel", src=T, trg=T),
+        "continuation.corpora.paralel",
+        ["unknown key", "did you mean 'parallel'?", "backtranslations, distillation, parallel"],
+    ),
+    (
+        "url-and-urls",
+        {"continuation": {"models": {"teacher": {"url": T, "urls": [T], "mode": "use"}}}},
+        "continuation.models.teacher",
+        ["either 'url' (one URL) or 'urls' (a list), not both"],
+    ),
+    (
+        "no-url",
+        {"continuation": {"models": {"teacher": {"mode": "use"}}}},
+        "continuation.models.teacher",
+        ["missing 'url' (one URL) or 'urls' (a list of URLs)"],
+    ),
+    (
+        "url-is-a-list",
+        {"continuation": {"models": {"teacher": {"url": [T, T], "mode": "use"}}}},
+        "continuation.models.teacher.url",
+        ["expected a single URL string; use 'urls' for a list"],
+    ),
+    (
+        "missing-mode",
+        {"continuation": {"models": {"teacher": {"url": T}}}},
+        "continuation.models.teacher.mode",
+        ["required key is missing"],
+    ),
+    (
+        "url-ftp",
+        _teacher(url="ftp://example.com/teacher"),
+        "continuation.models.teacher.url",
+        [URL_EXPECTATION, "'ftp://example.com/teacher'"],
+    ),
+    (
+        "url-relative-path",
+        _teacher(url="models/ru-en/teacher"),
+        "continuation.models.teacher.url",
+        [URL_EXPECTATION, "'models/ru-en/teacher'"],
+    ),
+    (
+        "url-empty",
+        _teacher(url=""),
+        "continuation.models.teacher.url",
+        [URL_EXPECTATION, "(got '')"],
+    ),
+    (
+        "url-with-space",
+        _teacher(url="https://example.com/my teacher"),
+        "continuation.models.teacher.url",
+        [URL_EXPECTATION, "found whitespace or control characters"],
+    ),
+    (
+        "url-with-newline",
+        _vocab(src="https://example.com/vocab.ru.spm\nhttps://evil.example/x", trg=T),
+        "continuation.vocab.src",
+        [URL_EXPECTATION, "found whitespace or control characters"],
+    ),
+    (
+        "url-non-ascii",
+        _corpus(src="https://example.com/корпус.ru.zst", trg=T),
+        "continuation.corpora.parallel.src",
+        [URL_EXPECTATION, "non-ASCII characters must be percent-encoded"],
+    ),
+    (
+        "url-in-list",
+        {"continuation": {"models": {"teacher": {"urls": [T, "ftp://example.com/t2"], "mode": "use"}}}},
+        "continuation.models.teacher.urls.1",
+        [URL_EXPECTATION, "'ftp://example.com/t2'"],
+    ),
+    (
+        "url-unbalanced-bracket",
+        _vocab(src="https://[example.com/vocab.ru.spm", trg=T),
+        "continuation.vocab.src",
+        [URL_EXPECTATION, "Invalid IPv6 URL"],
+    ),
+    (
+        "url-without-host",
+        _vocab(src="https://:443/vocab.ru.spm", trg=T),
+        "continuation.vocab.src",
+        [URL_EXPECTATION],
+    ),
+    (
+        "url-gs-without-path",
+        _vocab(src="gs://bucket", trg=T),
+        "continuation.vocab.src",
+        ["expected gs://<bucket>/<path>"],
+    ),
+    (
+        "teacher-ensemble-mismatch",
+        {
+            "experiment": {"teacher-ensemble": 2},
+            "continuation": {"models": {"teacher": {"urls": [T + "1", T + "2", T + "3"], "mode": "continue"}}},
+        },
+        "continuation.models.teacher.urls",
+        ["experiment.teacher-ensemble=2", "got 3 URLs", "mode 'continue'"],
+    ),
+    (
+        "backwards-two-urls",
+        {"continuation": {"models": {"backwards": {"urls": [B, B + "2"], "mode": "use"}}}},
+        "continuation.models.backwards.urls",
+        ["the backwards model takes exactly one URL, got 2"],
+    ),
+    (
+        "student-two-urls",
+        {"continuation": {"models": {"student": {"urls": [T, T], "mode": "init"}}}},
+        "continuation.models.student.urls",
+        ["the student model takes exactly one URL, got 2"],
+    ),
+    (
+        "corpus-only-tok-src",
+        _corpus(src=T, trg=T, **{"tok-src": T}),
+        "continuation.corpora.parallel",
+        ["tok-src, tok-trg and alignments go together: all three or none", "missing tok-trg, alignments"],
+    ),
+    (
+        "corpus-only-alignments",
+        _corpus("distillation", src=T, trg=T, alignments=T),
+        "continuation.corpora.distillation",
+        ["all three or none", "missing tok-src, tok-trg"],
+    ),
+    (
+        "corpus-missing-trg",
+        _corpus(src=T),
+        "continuation.corpora.parallel.trg",
+        ["required key is missing"],
+    ),
+    (
+        "vocab-missing-trg",
+        _vocab(src=T),
+        "continuation.vocab.trg",
+        ["required key is missing"],
+    ),
+    (
+        "legacy-and-continuation-teacher",
+        {
+            "pretrained-models": {"train-teacher": {"urls": [T], "mode": "continue"}},
+            "continuation": {"models": {"teacher": {"url": T, "mode": "use"}}},
+        },
+        "pretrained-models",
+        ["the teacher model is configured both here and in continuation.models; keep one"],
+    ),
+    (
+        "legacy-under-experiment-and-continuation-teacher",
+        {
+            "experiment": {"pretrained-models": {"train-teacher": {"urls": [T], "mode": "continue"}}},
+            "continuation": {"models": {"teacher": {"url": T, "mode": "use"}}},
+        },
+        "experiment.pretrained-models",
+        ["the teacher model is configured both here and in continuation.models"],
+    ),
+    (
+        "teacher-and-teachers",
+        {"continuation": {"models": {"teacher": {"url": T, "mode": "use"}, "teachers": {"url": T, "mode": "use"}}}},
+        "continuation.models.teachers",
+        ["the teacher model is given twice (as 'teacher' and 'teachers')"],
+    ),
+    (
+        "reset-stalled-with-mode-use",
+        _teacher(**{"reset-stalled": True}),
+        "continuation.models.teacher.reset-stalled",
+        ["only applies to mode 'continue', not 'use'"],
+    ),
+    (
+        "restore-corpus-with-mode-init",
+        {"continuation": {"models": {"student": {"url": T, "mode": "init", "restore-corpus": False}}}},
+        "continuation.models.student.restore-corpus",
+        ["only applies to mode 'continue', not 'init'"],
+    ),
+    (
+        "bad-sha256-pin",
+        _vocab(src=T, trg=T, sha256={"vocab.ru.spm": "ABC123"}),
+        "continuation.vocab.sha256.vocab.ru.spm",
+        ["expected a 64-character lowercase hex sha256", "'ABC123'"],
+    ),
+    (
+        "src-equals-trg",
+        {"experiment": {"src": "ru", "trg": "ru"}},
+        "experiment.trg",
+        ["must differ from experiment.src", "'ru'"],
+    ),
+    (
+        "bad-locale",
+        {"experiment": {"src": "Russian"}},
+        "experiment.src",
+        ["expected a locale code such as 'ru' or 'zh_hant'", "'Russian'"],
+    ),
+    (
+        "unknown-top-level-key",
+        {"target_stage": "train-teacher-model"},
+        "target_stage",
+        ["unknown key", "did you mean 'target-stage'?", "accepted keys: continuation, datasets, experiment"],
+    ),
+    (
+        "unknown-experiment-key",
+        {"experiment": {"teacher_ensemble": 2}},
+        "experiment.teacher_ensemble",
+        ["unknown key", "did you mean 'teacher-ensemble'?"],
+    ),
+    (
+        "bad-best-model",
+        {"experiment": {"best-model": "accuracy"}},
+        "experiment.best-model",
+        ["expected one of: cross-entropy, ce-mean-words", "chrf", "'accuracy'"],
+    ),
+    (
+        "teacher-ensemble-0",
+        {"experiment": {"teacher-ensemble": 0}},
+        "experiment.teacher-ensemble",
+        ["expected an integer from 1 to 16", "(got 0)"],
+    ),
+    (
+        "teacher-ensemble-bool",
+        {"experiment": {"teacher-ensemble": True}},
+        "experiment.teacher-ensemble",
+        ["expected an integer", "(got True)"],
+    ),
+    (
+        "marian-option-with-dashes",
+        {"marian-args": {"training-teacher": {"--after": "10u"}}},
+        "marian-args.training-teacher.--after",
+        ["expected a Marian option name without dashes"],
+    ),
+    (
+        "gs-url-with-query",
+        {"continuation": {"vocab": {"src": "gs://b/v.spm?x=1", "trg": "gs://b/v.spm"}}},
+        "continuation.vocab.src",
+        ["without '?' or '#'"],
+    ),
+    (
+        "teacher-ensemble-17",
+        {"experiment": {"teacher-ensemble": 17}},
+        "experiment.teacher-ensemble",
+        ["expected an integer from 1 to 16", "(got 17)"],
+    ),
+    (
+        "split-chunks-string",
+        {"taskcluster": {"split-chunks": "2"}},
+        "taskcluster.split-chunks",
+        ["expected an integer", "(got '2')"],
+    ),
+    (
+        "worker-class",
+        {"taskcluster": {"worker-classes": {"default": "aws-spot"}}},
+        "taskcluster.worker-classes.default",
+        ["expected one of: gcp-standard, gcp-spot"],
+    ),
+    (
+        "dataset-with-semicolon",
+        {"datasets": {"train": ["opus_ada83/v1; rm -rf /"]}},
+        "datasets.train.0",
+        ["expected a dataset name such as 'opus_ada83/v1'", "'opus_ada83/v1; rm -rf /'"],
+    ),
+    (
+        "datasets-not-a-list",
+        {"datasets": {"train": None}},
+        "datasets.train",
+        ["expected a list"],
+    ),
+    (
+        "continuation-not-a-mapping",
+        {"continuation": "teacher"},
+        "continuation",
+        ["expected a mapping with models, vocab or corpora"],
+    ),
+    (
+        "models-not-a-mapping",
+        {"continuation": {"models": [T]}},
+        "continuation.models",
+        ["expected a mapping of model names to model settings"],
+    ),
+    (
+        "model-not-a-mapping",
+        {"continuation": {"models": {"teacher": T}}},
+        "continuation.models.teacher",
+        ["expected a mapping with url/urls and mode"],
+    ),
+    (
+        "marian-arg-list",
+        {"marian-args": {"training-teacher": {"after": ["10e"]}}},
+        "marian-args.training-teacher.after",
+        ["expected str"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "config, path, fragments", [case[1:] for case in BAD_CONFIGS], ids=[case[0] for case in BAD_CONFIGS]
+)
+def test_bad_config(config, path, fragments):
+    with pytest.raises(ConfigError) as error:
+        load_training_config(config)
+    message = str(error.value)
+    assert message.startswith(f"Invalid training_config at {path}: "), message
+    assert ".".join(error.value.path) == path
+    for fragment in fragments:
+        assert fragment in message, (fragment, message)
+    # One line, no Python internals.
+    assert "\n" not in message.replace("\\n", "")
+    assert "Traceback" not in message
+
+
+def test_bad_config_matrix_is_large_enough():
+    assert len(BAD_CONFIGS) >= 25
+    assert len({case[0] for case in BAD_CONFIGS}) == len(BAD_CONFIGS)
+
+
+def test_config_error_is_a_schema_validation_error():
+    from taskgraph.util.schema import SchemaValidationError
+
+    assert issubclass(ConfigError, SchemaValidationError)
+
+
+def test_config_error_survives_pickling():
+    # taskgraph pickles the exceptions of kinds loaded in forked children back to the parent.
+    import pickle
+
+    with pytest.raises(ConfigError) as error:
+        load_training_config(_teacher(mode="resume"))
+    copy = pickle.loads(pickle.dumps(error.value))
+    assert type(copy) is ConfigError
+    assert str(copy) == str(error.value)
+    assert copy.path == error.value.path
+
+
+def test_bad_config_fails_plan():
+    with pytest.raises(ConfigError):
+        plan(_teacher(mode="resume"))
+
+
+# ------------------------------------------------------------------------------------------------
+# The CLI.
+BAD_PARAMS = {
+    "training_config": {
+        "continuation": {"models": {"teachr": {"url": T, "mode": "use"}}},
+    }
+}
+
+
+@pytest.mark.parametrize("serial", [False, True], ids=["forked", "serial"])
+def test_cli_reports_bad_config_without_traceback(tmp_path, serial):
+    params = tmp_path / "bad.yml"
+    params.write_text(yaml.safe_dump(BAD_PARAMS))
+    env = {k: v for k, v in os.environ.items() if k != "TASKGRAPH_SERIAL"}
+    env["TASKCLUSTER_ROOT_URL"] = "https://tc.example.com"
+    if serial:
+        env["TASKGRAPH_SERIAL"] = "1"
+    cli = Path(sys.executable).parent / "taskgraph"
+    result = subprocess.run(
+        [str(cli), "full", "-p", str(params)],
+        cwd=str(ROOT),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "Invalid training_config at continuation.models.teachr: unknown model" in result.stderr
+    assert "did you mean 'teacher'?" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "Traceback" not in result.stdout
+
+
+# ------------------------------------------------------------------------------------------------
+# Accepted spellings.
+@pytest.mark.parametrize("alias", sorted(MODEL_ALIASES))
+def test_every_model_alias_is_accepted_and_normalised(alias):
+    canonical = MODEL_ALIASES[alias]
+    raw = {"continuation": {"models": {alias: {"url": T, "mode": "use"}}}}
+    config = load_training_config(raw)
+    assert list(config["continuation"]["models"]) == [canonical]
+    model = config["continuation"]["models"][canonical]
+    assert model["urls"] == [T]
+    assert model["mode"] == "use"
+    assert model["type"] == "default"
+    hints, warnings = config_notes(raw)
+    assert warnings == []
+    if alias == canonical:
+        assert hints == []
+    else:
+        assert hints == [f"continuation.models.{alias}: read as continuation.models.{canonical}"]
+
+
+def test_alias_hint_is_logged(caplog):
+    raw = {"continuation": {"models": {"train-backwards": {"url": B, "mode": "use"}}}}
+    tc._load.cache_clear()
+    with caplog.at_level(logging.INFO, logger=tc.__name__):
+        load_training_config(raw)
+    assert "continuation.models.train-backwards: read as continuation.models.backwards" in caplog.text
+
+
+def test_urls_as_single_string_is_a_list():
+    config = load_training_config({"continuation": {"models": {"backwards": {"urls": B, "mode": "use"}}}})
+    assert config["continuation"]["models"]["backwards"]["urls"] == [B]
+
+
+def test_gs_url_is_rewritten():
+    raw = {
+        "continuation": {
+            "models": {"backwards": {"url": "gs://releng-translations-dev/models/en-fi/backwards", "mode": "use"}},
+            "vocab": {"src": "gs://bucket/vocab.ru.spm", "trg": "https://example.com/vocab.en.spm"},
+        }
+    }
+    config = load_training_config(raw)
+    assert config["continuation"]["models"]["backwards"]["urls"] == [
+        "https://storage.googleapis.com/releng-translations-dev/models/en-fi/backwards"
+    ]
+    assert config["continuation"]["vocab"]["src"] == "https://storage.googleapis.com/bucket/vocab.ru.spm"
+    download = plan(raw).tasks["continuation-model-backwards-ru-en"]
+    assert "https://storage.googleapis.com/releng-translations-dev/models/en-fi/backwards" in download.extra_args
+    assert not any(arg.startswith("gs://") for arg in download.extra_args)
+
+
+LEGACY = {
+    "train-teacher": {"urls": [T], "mode": "continue", "type": "default"},
+    "train-backwards": {"urls": [B], "mode": "use", "type": "default"},
+}
+
+
+@pytest.mark.parametrize(
+    "raw, where",
+    [
+        ({"pretrained-models": LEGACY}, "pretrained-models"),
+        ({"experiment": {"pretrained-models": LEGACY}}, "experiment.pretrained-models"),
+    ],
+    ids=["top-level", "under-experiment"],
+)
+def test_legacy_block_maps_onto_continuation_models(raw, where, caplog):
+    config = load_training_config(raw)
+    assert "pretrained-models" not in config
+    assert "pretrained-models" not in config["experiment"]
+    models = config["continuation"]["models"]
+    assert set(models) == {"teacher", "backwards"}
+    assert models["teacher"]["urls"] == [T] and models["teacher"]["mode"] == "continue"
+    assert models["backwards"]["urls"] == [B] and models["backwards"]["mode"] == "use"
+    _hints, warnings = config_notes(raw)
+    assert len(warnings) == 1
+    assert warnings[0].startswith(f"{where} is deprecated")
+    assert "continuation.models" in warnings[0]
+
+    tc._load.cache_clear()
+    with caplog.at_level(logging.WARNING, logger=tc.__name__):
+        load_training_config(raw)
+    assert f"{where} is deprecated" in caplog.text
+
+
+def test_legacy_block_and_continuation_combine_for_different_models():
+    raw = {
+        "pretrained-models": {"train-backwards": {"urls": [B], "mode": "use"}},
+        "continuation": {"models": {"teacher": {"url": T, "mode": "continue"}}},
+    }
+    models = load_training_config(raw)["continuation"]["models"]
+    assert set(models) == {"teacher", "backwards"}
+
+
+def test_empty_legacy_block_is_ignored():
+    config = load_training_config({"pretrained-models": {}})
+    assert "continuation" not in config
+
+
+def test_deep_merge_of_a_partial_config():
+    raw = {"experiment": {"teacher-ensemble": 2}}
+    config = load_training_config(raw)
+    default = default_training_config()
+    assert config["experiment"]["teacher-ensemble"] == 2
+    assert config["experiment"]["src"] == default["experiment"]["src"]
+    assert config["experiment"]["trg"] == default["experiment"]["trg"]
+    assert config["experiment"]["bicleaner"] == default["experiment"]["bicleaner"]
+    assert config["datasets"] == default["datasets"]
+    assert config["marian-args"] == default["marian-args"]
+    teachers = sorted(task.label for task in plan(raw).by_kind("train-teacher-model"))
+    assert teachers == ["train-teacher-model-ru-en-1", "train-teacher-model-ru-en-2"]
+
+
+def test_lists_replace_rather_than_merge():
+    config = load_training_config({"datasets": {"train": ["opus_ada83/v1"]}})
+    assert config["datasets"]["train"] == ["opus_ada83/v1"]
+    assert config["datasets"]["devtest"] == default_training_config()["datasets"]["devtest"]
+
+
+def test_loading_does_not_mutate_the_input():
+    raw = {"continuation": {"models": {"teachers": {"url": T, "mode": "use"}}}, "pretrained-models": {}}
+    snapshot = yaml.safe_dump(raw)
+    load_training_config(raw)
+    assert yaml.safe_dump(raw) == snapshot

@@ -1,0 +1,54 @@
+"""The `train` action: start a training run from a training config.
+
+The action's input is a training config in the same form as the `training_config` parameter (any
+subset of keys, deep-merged over the embedded default). Its JSON schema is derived from the one
+training-config schema (`training_config.training_config_json_schema`), so the UI and the pipeline
+accept the same keys. The callback validates the input with `load_training_config` (a bad config
+fails with a single `ConfigError` message before anything is created) and then runs a decision
+with the input as `training_config` and the `train-target-tasks` target method, the way taskgraph's
+own decision task creates a graph.
+"""
+
+from taskgraph.actions.registry import register_callback_action
+from taskgraph.decision import taskgraph_decision
+from taskgraph.parameters import Parameters
+
+from .training_config import load_training_config, training_config_json_schema
+
+TARGET_TASKS_METHOD = "train-target-tasks"
+
+
+def train_action_schema(graph_config=None):
+    """The action's input schema: the training-config schema, with no key required."""
+    return training_config_json_schema(partial=True)
+
+
+@register_callback_action(
+    name="train",
+    title="Train",
+    symbol="train",
+    description=(
+        "Start the training pipeline, or a part of it, from a training config. The input is "
+        "deep-merged over the default training config; `target-stage` selects the tasks to run and "
+        "a `continuation:` block reuses pretrained models, vocab and corpora."
+    ),
+    cb_name="train",
+    permission="generic",
+    order=500,
+    context=[],
+    available=lambda parameters: True,
+    schema=train_action_schema,
+)
+def train_action(parameters, graph_config, input, task_group_id, task_id):
+    training_config = input or {}
+    # Raises ConfigError (a SchemaValidationError) with one message naming the bad key.
+    load_training_config(training_config)
+
+    parameters = dict(parameters)
+    parameters["training_config"] = training_config
+    parameters["target_tasks_method"] = TARGET_TASKS_METHOD
+    parameters["optimize_target_tasks"] = True
+    parameters["tasks_for"] = "action"
+    parameters = Parameters(**parameters)
+
+    taskgraph_decision({"root": graph_config.root_dir}, parameters=parameters)
