@@ -41,9 +41,15 @@ def cases(quick):
     for path in sorted(PARAMS_DIR.glob("*.yml")):
         yield path.stem, yaml.safe_load(path.read_text())["training_config"]
     sizes = (10, 100) if quick else (10, 100, 1000)
+    continuation = yaml.safe_load((PARAMS_DIR / "doc-continuation-models.yml").read_text())["training_config"]
     for datasets in sizes:
         for ensemble in (1, 4):
             yield f"{datasets} train datasets, ensemble {ensemble}", synthetic_config(datasets, ensemble)
+        # The same size with continuation (teacher continue for every member, backwards use).
+        yield (
+            f"{datasets} train datasets, ensemble 4, continuation",
+            {**synthetic_config(datasets, 4), **continuation},
+        )
 
 
 def run_cli(config, env):
