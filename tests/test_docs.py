@@ -21,3 +21,17 @@ def test_readme_opens_with_two_commands_and_ci_runs_the_test_one():
     assert generate_graph.endswith("taskgraph full")
     assert run_tests.endswith("pytest")
     assert run_tests in (ROOT / ".ci" / "run").read_text()
+
+
+def test_tests_run_offline():
+    """pytest-socket is active (pyproject addopts): only loopback connections are allowed."""
+    import socket
+
+    import pytest_socket
+
+    try:
+        socket.create_connection(("192.0.2.1", 80), timeout=0.1)
+    except pytest_socket.SocketBlockedError:
+        pass
+    else:  # pragma: no cover - would mean the suite can reach the network
+        raise AssertionError("sockets to non-loopback hosts are not blocked")

@@ -97,8 +97,8 @@ def test_fan_out_per_dataset(graph):
     # A dataset in both mono lists is imported once per language.
     assert "dataset-opus-tldr-pages_v2023-08-29-ru" in graph.tasks
     assert "dataset-opus-tldr-pages_v2023-08-29-en" in graph.tasks
-    assert "corpus-clean-mono-news-crawl-news_2008-ru-mono-src" in graph.tasks
-    assert "corpus-clean-mono-news-crawl-news_2007-en-mono-trg" in graph.tasks
+    assert "corpus-clean-mono-news-crawl-ru-news_2008-mono-src" in graph.tasks
+    assert "corpus-clean-mono-news-crawl-en-news_2007-mono-trg" in graph.tasks
     assert labels_of_stage(graph, "corpus-merge-mono") == ["corpus-merge-mono-src-ru", "corpus-merge-mono-trg-en"]
 
 

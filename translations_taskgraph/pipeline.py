@@ -103,30 +103,39 @@ def _merge(base, override):
 
 # ------------------------------------------------------------------------------------------------
 # Fan-out.
+def _dataset_parts(dataset):
+    """Label-safe provider and name: `opus_ada83/v1` -> (`opus`, `ada83_v1`)."""
+    provider, _, name = dataset.partition("_")
+    provider = re.sub(r"[^A-Za-z0-9-]+", "_", provider).strip("_")
+    name = re.sub(r"[^A-Za-z0-9-]+", "_", name).strip("_")
+    if len(provider) + len(name) > 59:
+        digest = hashlib.sha256(dataset.encode()).hexdigest()[:10]
+        name = f"{name[: max(0, 47 - len(provider))]}-{digest}"
+    return provider, name or provider
+
+
 def dataset_label(dataset):
     """A label-safe dataset name: `opus_ada83/v1` -> `opus-ada83_v1`."""
-    provider, _, name = dataset.partition("_")
-    name = re.sub(r"[^A-Za-z0-9-]+", "_", name).strip("_")
-    provider = re.sub(r"[^A-Za-z0-9-]+", "_", provider).strip("_")
-    label = f"{provider}-{name}" if name else provider
-    if len(label) > 60:
-        digest = hashlib.sha256(dataset.encode()).hexdigest()[:10]
-        label = f"{label[:48]}-{digest}"
-    return label
+    provider, name = _dataset_parts(dataset)
+    return f"{provider}-{name}" if "_" in dataset else provider
 
 
 def dataset_file(dataset):
     """The file stem a dataset's artifacts use: `opus_ada83/v1` -> `opus_ada83_v1`."""
-    return dataset_label(dataset).replace("-", "_", 1)
+    provider, name = _dataset_parts(dataset)
+    return f"{provider}_{name}" if "_" in dataset else provider
 
 
 def _dataset_contexts(config, category):
     experiment = config["experiment"]
     locale = {"mono-src": experiment["src"], "mono-trg": experiment["trg"]}.get(category)
     for dataset in config["datasets"][category]:
+        provider, name = _dataset_parts(dataset)
         context = {
             "dataset": dataset,
             "dataset_label": dataset_label(dataset),
+            "dataset_provider": provider,
+            "dataset_name": name or provider,
             "dataset_file": dataset_file(dataset),
             "category": category,
             "locales": locale or f"{experiment['src']}-{experiment['trg']}",
