@@ -94,84 +94,81 @@ def apply_continuation(plan, templates):
     if not continuation:
         return
     template = templates[DOWNLOAD_KIND][0]
-    context = _context(plan)
+    context = base_context(plan.config)
     vocab_provider = None
-
     if "vocab" in continuation:
-        vocab = continuation["vocab"]
-        download = _download(
-            plan, template, context, "vocab", label="continuation-vocab-{src}-{trg}",
-            files=[(fmt(VOCABS[0], context), vocab["src"]), (fmt(VOCABS[1], context), vocab["trg"])],
-            pins=vocab.get("sha256"), config_path=["continuation", "vocab"],
-        )
-        vocab_provider = download
-
+        vocab_provider = _apply_vocab(plan, template, context, continuation["vocab"])
     for name, corpus in sorted((continuation.get("corpora") or {}).items()):
-        rule = CORPUS_RULES[name]
-        aligned = "alignments" in corpus
-        files = [
-            (f"{rule.stem}.{context['src']}.zst", corpus["src"]),
-            (f"{rule.stem}.{context['trg']}.zst", corpus["trg"]),
-        ]
-        if aligned:
-            files += [
-                (f"{rule.stem}.tok-icu.{context['src']}.zst", corpus["tok-src"]),
-                (f"{rule.stem}.tok-icu.{context['trg']}.zst", corpus["tok-trg"]),
-                (f"{rule.stem}.aln.zst", corpus["alignments"]),
-            ]
-        download = _download(
-            plan, template, context, f"corpus-{name}",
-            label=f"continuation-corpus-{name}-{{src}}-{{trg}}", files=files, pins=corpus.get("sha256"),
-            config_path=["continuation", "corpora", name],
-        )
-        replaced = rule.replaces + (rule.replaces_with_alignments if aligned else ())
-        for kind, attributes in replaced:
-            _replace(plan, plan.find(kind, **attributes), lambda _task: download,
-                     f"replaced by continuation.corpora.{name}")
-
+        _apply_corpus(plan, template, context, name, corpus)
     for name, model in sorted((continuation.get("models") or {}).items(), key=_model_order):
-        rule = MODEL_RULES[name]
-        trained = plan.find(rule.kind)
-        downloads = {}
-        for task in trained:
-            member = task.context.get("member")
-            suffix = f"-{member}" if rule.ensemble else ""
-            urls = model["urls"]
-            url = urls[member - 1] if (rule.ensemble and len(urls) > 1) else urls[0]
-            downloads[task.label] = _download(
-                plan, template, {**context, **({"member": member} if member else {})},
-                f"model-{name}", label=f"continuation-model-{name}-{{src}}-{{trg}}{suffix}",
-                files=[(fmt(a, context), f"{url.rstrip('/')}/{fmt(a, context)}")
-                       for a in MODEL_ARTIFACTS[model["mode"]] if a not in VOCABS],
-                vocab_dir=url, pins=model.get("sha256"), mode=model["mode"],
-                config_path=["continuation", "models", name],
-            )
-        if model["mode"] == "use":
-            _replace(plan, trained, lambda task: downloads[task.label],
-                     f"replaced by continuation.models.{name} (mode use)")
-        else:
-            for task in trained:
-                _attach_pretrained(task, downloads[task.label], model)
-        trains_on = model["mode"] != "use" or rule.trained_on_when_used
-        if trains_on and vocab_provider is None and downloads:
-            # Training on from pretrained weights needs the model's own vocab, everywhere.
-            vocab_provider = downloads[trained[0].label]
-            _replace(plan, plan.find("build-vocab"), lambda _task: vocab_provider,
-                     f"replaced by the vocab of continuation.models.{name}")
+        model_vocab = _apply_model(plan, template, context, name, model)
+        if model_vocab is not None and vocab_provider is None:
+            # Training on from a model needs the model's own vocab, everywhere.
+            vocab_provider = model_vocab
+            _replace_vocab(plan, model_vocab, f"replaced by the vocab of continuation.models.{name}")
+    if "vocab" in continuation:
+        _replace_vocab(plan, vocab_provider, "replaced by continuation.vocab")
 
-    if vocab_provider is not None and "vocab" in continuation:
-        for kind, attributes in VOCAB_REPLACES:
-            _replace(plan, plan.find(kind, **attributes), lambda _task: vocab_provider,
-                     "replaced by continuation.vocab")
+
+def _apply_vocab(plan, template, context, vocab):
+    files = [(fmt(VOCABS[0], context), vocab["src"]), (fmt(VOCABS[1], context), vocab["trg"])]
+    return _download(plan, template, context, "vocab", label="continuation-vocab-{src}-{trg}", files=files,
+                     pins=vocab.get("sha256"), config_path=["continuation", "vocab"])
+
+
+def _apply_corpus(plan, template, context, name, corpus):
+    rule = CORPUS_RULES[name]
+    aligned = "alignments" in corpus
+    src, trg = context["src"], context["trg"]
+    files = [(f"{rule.stem}.{src}.zst", corpus["src"]), (f"{rule.stem}.{trg}.zst", corpus["trg"])]
+    if aligned:
+        files += [
+            (f"{rule.stem}.tok-icu.{src}.zst", corpus["tok-src"]),
+            (f"{rule.stem}.tok-icu.{trg}.zst", corpus["tok-trg"]),
+            (f"{rule.stem}.aln.zst", corpus["alignments"]),
+        ]
+    download = _download(plan, template, context, f"corpus-{name}", label=f"continuation-corpus-{name}-{{src}}-{{trg}}",
+                         files=files, pins=corpus.get("sha256"), config_path=["continuation", "corpora", name])
+    for kind, attributes in rule.replaces + (rule.replaces_with_alignments if aligned else ()):
+        _replace(plan, {task.label: download for task in plan.find(kind, **attributes)},
+                 f"replaced by continuation.corpora.{name}")
+
+
+def _apply_model(plan, template, context, name, model):
+    """Download the model (per ensemble member); return the download whose vocab all must use, if any."""
+    rule = MODEL_RULES[name]
+    trained = plan.find(rule.kind)
+    urls = model["urls"]
+    downloads = {}
+    for task in trained:
+        member = task.context.get("member")
+        url = urls[member - 1] if rule.ensemble and len(urls) > 1 else urls[0]
+        downloads[task.label] = _download(
+            plan, template, {**context, **({"member": member} if member else {})}, f"model-{name}",
+            label=f"continuation-model-{name}-{{src}}-{{trg}}" + (f"-{member}" if rule.ensemble else ""),
+            files=[(fmt(a, context), f"{url.rstrip('/')}/{fmt(a, context)}")
+                   for a in MODEL_ARTIFACTS[model["mode"]] if a not in VOCABS],
+            vocab_dir=url, pins=model.get("sha256"), mode=model["mode"],
+            config_path=["continuation", "models", name],
+        )
+    if model["mode"] == "use":
+        _replace(plan, downloads, f"replaced by continuation.models.{name} (mode use)")
+    else:
+        for task in trained:
+            _attach_pretrained(task, downloads[task.label], model)
+    if trained and (model["mode"] != "use" or rule.trained_on_when_used):
+        return downloads[trained[0].label]
+    return None
+
+
+def _replace_vocab(plan, provider, reason):
+    for kind, attributes in VOCAB_REPLACES:
+        _replace(plan, {task.label: provider for task in plan.find(kind, **attributes)}, reason)
 
 
 def _model_order(item):
     # The teacher's vocab wins when several models bring their own.
     return ("teacher", "backwards", "student").index(item[0])
-
-
-def _context(plan):
-    return base_context(plan.config)
 
 
 def _download(plan, template, context, input_name, *, label, files, pins=None, vocab_dir=None, mode=None,
@@ -203,16 +200,14 @@ def _download(plan, template, context, input_name, *, label, files, pins=None, v
     return task
 
 
-def _replace(plan, replaced, download_for, reason):
-    """Remove `replaced` tasks and point every consumer edge at their download task."""
-    mapping = {}
-    for task in replaced:
-        if task.label in plan.tasks:
-            mapping[task.label] = download_for(task)
-            del plan.tasks[task.label]
-            plan.removed[task.label] = reason
+def _replace(plan, mapping, reason):
+    """Remove the tasks of `mapping` ({label: download}) and point their consumers at the download."""
+    mapping = {label: download for label, download in mapping.items() if label in plan.tasks}
     if not mapping:
         return
+    for label in mapping:
+        del plan.tasks[label]
+        plan.removed[label] = reason
     for consumer in plan.tasks.values():
         for name, edge in list(consumer.upstreams.items()):
             download = mapping.get(edge.label)

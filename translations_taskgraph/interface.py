@@ -48,7 +48,7 @@ def _artifacts(entries):
 
 def render(kinds_dir=KINDS_DIR):
     rows = []
-    for kind, templates in sorted(load_templates(str(kinds_dir)).items()):
+    for _kind, templates in sorted(load_templates(str(kinds_dir)).items()):
         for template in templates:
             if "script" not in template:
                 continue
