@@ -7,7 +7,6 @@ the result, and prunes what no longer feeds a root task. Each kind's loader then
 tasks from that one plan, so every kind sees the same, whole-graph decision.
 """
 
-import copy
 import functools
 import hashlib
 import json
@@ -18,7 +17,7 @@ from dataclasses import dataclass, field
 
 from taskgraph.util.yaml import load_yaml
 
-from .training_config import load_training_config
+from .training_config import deep_merge, load_training_config
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +26,6 @@ ARTIFACTS_DIR = "/builds/worker/artifacts"
 ARTIFACT_PREFIX = "public/build"
 ALL_PIPELINE_MAX_DEPENDENCIES = 100
 
-_FETCH_REF = re.compile(r"\{fetch\[([^\]]+)\]\}")
 
 
 @dataclass
@@ -78,27 +76,17 @@ def load_templates(kinds_dir):
         if "task-defaults-from" in kind_config:
             # Shared YAML under taskcluster/shared/, under the kind's own task-defaults.
             shared = load_yaml(os.path.dirname(kinds_dir), "shared", kind_config["task-defaults-from"])
-            defaults = _merge(shared, defaults)
+            defaults = deep_merge(shared, defaults)
         entries = []
         for name, task in (kind_config.get("tasks") or {}).items():
             if "stage" not in task and "stage" not in defaults:
                 continue
-            entry = _merge(defaults, task)
+            entry = deep_merge(defaults, task)
             entry["name"] = name
             entries.append(entry)
         if entries:
             templates[kind] = entries
     return templates
-
-
-def _merge(base, override):
-    result = copy.deepcopy(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(result.get(key), dict):
-            result[key] = _merge(result[key], value)
-        else:
-            result[key] = copy.deepcopy(value)
-    return result
 
 
 # ------------------------------------------------------------------------------------------------
@@ -186,7 +174,8 @@ def fmt(text, context):
     return text.format(**context)
 
 
-def _config_lookup(config, path):
+def config_value(config, path):
+    """The value at a dotted path of the config (None when absent)."""
     node = config
     for key in path.split("."):
         if not isinstance(node, dict) or key not in node:
@@ -319,7 +308,7 @@ def _resolve_upstream(task, name, spec, index, config):
         if value == "same":
             wanted[key] = task.context.get(key)
         elif isinstance(value, dict) and "in-config" in value:
-            wanted[key] = frozenset(_config_lookup(config, value["in-config"]) or ())
+            wanted[key] = frozenset(config_value(config, value["in-config"]) or ())
         else:
             wanted[key] = fmt(str(value), task.context)
     candidates = index.candidates(spec["kind"], wanted)

@@ -15,7 +15,7 @@ import re
 
 from taskgraph.transforms.base import TransformSequence
 
-from ..pipeline import ARTIFACT_PREFIX, ARTIFACTS_DIR, FETCHES_DIR
+from ..pipeline import ARTIFACT_PREFIX, ARTIFACTS_DIR, FETCHES_DIR, config_value
 
 transforms = TransformSequence()
 
@@ -33,15 +33,6 @@ def _file_digest(path):
         return "absent"
 
 
-def _config_value(config, path):
-    node = config
-    for key in path.split("."):
-        if not isinstance(node, dict) or key not in node:
-            return None
-        node = node[key]
-    return node
-
-
 def _render_value(spec, task, config, fetch_dirs):
     """argv elements for one flag value; None drops the flag."""
     context = {**task.context, "fetch": fetch_dirs}
@@ -52,9 +43,9 @@ def _render_value(spec, task, config, fetch_dirs):
     if isinstance(spec, dict):
         value = None
         if "by-dataset" in spec:
-            value = (_config_value(config, spec["by-dataset"]) or {}).get(task.context.get("dataset"))
+            value = (config_value(config, spec["by-dataset"]) or {}).get(task.context.get("dataset"))
         if value is None and "config" in spec:
-            value = _config_value(config, spec["config"].format(**context))
+            value = config_value(config, spec["config"].format(**context))
         if value is None:
             return None
         if value is True:
