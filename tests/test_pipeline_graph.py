@@ -242,3 +242,13 @@ def test_deep_merge_keeps_the_default():
     graph = generate(ENSEMBLE_2)
     assert len(labels_of_stage(graph, "corpus-clean-parallel")) == 7  # default datasets kept
     assert len(labels_of_stage(graph, "train-teacher-model")) == 2
+
+
+def test_unknown_target_stage_is_a_config_error():
+    from translations_taskgraph.training_config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"at target-stage: no task of this stage .* expected one of: .*build-vocab"):
+        generate({"target-stage": "train-techer"}, attribute="target_task_set")
+    replaced = {"target-stage": "build-vocab", "continuation": {"vocab": {"src": "https://x.org/a", "trg": "https://x.org/b"}}}
+    with pytest.raises(ConfigError, match="'build-vocab'"):
+        generate(replaced, attribute="target_task_set")
