@@ -29,7 +29,7 @@ from translations_taskgraph.training_config import (
     normalize_url,
 )
 
-from conftest import PARAMS_DIR, command, generate, load_params_file, plan
+from conftest import flag, PARAMS_DIR, command, generate, load_params_file, plan
 
 SHELLS = {"sh", "bash", "dash", "zsh", "ksh"}
 
@@ -310,9 +310,15 @@ def test_hostile_values_in_other_strings():
     commands = _commands(graph)
     everything = json.dumps({label: task.task for label, task in graph.tasks.items()})
 
-    # The experiment name and the upload bucket are not used by any task.
-    assert "$(id) `id`" not in everything
-    assert "bucket; $(id)" not in everything
+    # The experiment name (training tasks) and the upload bucket (export) reach tasks only as whole
+    # argv elements; nowhere else in any task definition.
+    name = config["experiment"]["name"]
+    assert flag(commands["train-teacher-model-ru-en-1"], "--experiment") == name
+    assert flag(commands["export-ru-en"], "--upload-bucket") == "bucket; $(id)"
+    for label, argv in commands.items():
+        for element in argv:
+            assert element in (name, "bucket; $(id)") or ("$(id) `id`" not in element and "bucket;" not in element)
+    assert everything.count("bucket; $(id)") == 1
 
     # Dataset names: whole --dataset values; labels and file names are sanitised.
     dataset_values = {

@@ -252,3 +252,47 @@ def test_unknown_target_stage_is_a_config_error():
     replaced = {"target-stage": "build-vocab", "continuation": {"vocab": {"src": "https://x.org/a", "trg": "https://x.org/b"}}}
     with pytest.raises(ConfigError, match="'build-vocab'"):
         generate(replaced, attribute="target_task_set")
+
+
+def test_public_pipeline_config_keys_work_unchanged():
+    """Thresholds keyed by dataset file stems, url_ datasets and the other public-format keys."""
+    config = {
+        "experiment": {
+            "spm-vocab-split": True,
+            "bicleaner": {"default-threshold": 0.5, "dataset-thresholds": {"opus_ELRC-3075-wikipedia_health_v1": 0.6}},
+            "monocleaner": {
+                "mono-src": {"default-threshold": 0.5, "dataset-thresholds": {"news-crawl_news_2008": 0.0}},
+                "mono-trg": {"default-threshold": 0.9, "dataset-thresholds": {"opus_tldr-pages/v2023-08-29": 0.6}},
+            },
+            "min-fluency-threshold": {"mono-src": 0.8, "mono-trg": 0.9},
+        },
+        "datasets": {
+            "train": [
+                "opus_ELRC-3075-wikipedia_health/v1",
+                "url_https://storage.example.org/data/en-ru/corpus.[LANG].zst",
+            ]
+        },
+        "taskcluster": {"upload-bucket": "dep"},
+        "wandb-publication": True,
+    }
+    graph = generate(config)
+    threshold = {
+        label: flag(command(graph, label), "--threshold" if "bicleaner" in label else "--fluency-threshold")
+        for label in labels_of_stage(graph, "corpus-clean-parallel") + labels_of_stage(graph, "corpus-clean-mono")
+        if "bicleaner-ai-" in label or "mono" in label
+    }
+    assert threshold["corpus-clean-parallel-bicleaner-ai-opus-ELRC-3075-wikipedia_health_v1-ru-en"] == "0.6"
+    url_task = [label for label in threshold if "bicleaner-ai-url-" in label]
+    assert len(url_task) == 1 and threshold[url_task[0]] == "0.5"
+    assert threshold["corpus-clean-mono-news-crawl-ru-news_2008-mono-src"] == "0.0"
+    assert threshold["corpus-clean-mono-opus-en-tldr-pages_v2023-08-29-mono-trg"] == "0.6"
+    assert threshold["corpus-clean-mono-opus-ru-tldr-pages_v2023-08-29-mono-src"] == "0.5"
+    assert "--split-vocab" in command(graph, "build-vocab-ru-en")
+    url_import = [label for label in labels_of_stage(graph, "dataset") if label.startswith("dataset-url-")]
+    assert flag(command(graph, url_import[0]), "--dataset") == config["datasets"]["train"][1]
+    mono = command(graph, "corpus-clean-mono-news-crawl-ru-news_2008-mono-src")
+    assert flag(mono, "--min-fluency-threshold") == "0.8"
+    assert flag(command(graph, "export-ru-en"), "--upload-bucket") == "dep"
+    teacher = command(graph, "train-teacher-model-ru-en-1")
+    assert "--wandb-publication" in teacher and flag(teacher, "--experiment") == "ci"
+    assert "--wandb-publication" not in command(generate(), "train-teacher-model-ru-en-1")

@@ -43,7 +43,11 @@ def _render_value(spec, task, config, fetch_dirs):
     if isinstance(spec, dict):
         value = None
         if "by-dataset" in spec:
-            value = (config_value(config, spec["by-dataset"]) or {}).get(task.context.get("dataset"))
+            # Keyed by the dataset as written (`opus_ada83/v1`) or by its file stem (`opus_ada83_v1`).
+            per_dataset = config_value(config, spec["by-dataset"].format(**context)) or {}
+            for key in (task.context.get("dataset"), task.context.get("dataset_file")):
+                if value is None:
+                    value = per_dataset.get(key)
         if value is None and "config" in spec:
             value = config_value(config, spec["config"].format(**context))
         if value is None:
