@@ -77,13 +77,13 @@ BAD_CONFIGS = [
         "url-and-urls",
         {"continuation": {"models": {"teacher": {"url": T, "urls": [T], "mode": "use"}}}},
         "continuation.models.teacher",
-        ["either 'url' (one URL) or 'urls' (a list), not both"],
+        ["give exactly one of 'url' (one URL), 'urls' (a list), 'task-id' or 'task-ids'", "(got url, urls)"],
     ),
     (
         "no-url",
         {"continuation": {"models": {"teacher": {"mode": "use"}}}},
         "continuation.models.teacher",
-        ["missing 'url' (one URL) or 'urls' (a list of URLs)"],
+        ["give exactly one of 'url' (one URL), 'urls' (a list), 'task-id' or 'task-ids'", "(none given)"],
     ),
     (
         "url-is-a-list",

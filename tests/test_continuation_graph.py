@@ -329,3 +329,18 @@ def test_evaluations_are_dropped_only_for_use():
         target = generate({"continuation": {"models": {"teacher": {"url": U, "mode": mode}}}},
                           attribute="target_task_set")
         assert sorted(target.tasks) == ["all-pipeline-ru-en-1"]
+
+
+def test_task_id_shorthand_uses_the_root_url(monkeypatch):
+    from translations_taskgraph.training_config import load_training_config
+
+    monkeypatch.setenv("TASKCLUSTER_ROOT_URL", "https://tc.example.com/")
+    config = load_training_config(
+        {"experiment": {"teacher-ensemble": 2},
+         "continuation": {"models": {"teacher": {"task-ids": ["VF2YHgQXQ4SOKUjnMLzzhw", "ABCDEFGHIJKLMNOPQRSTUv"],
+                                                 "mode": "continue"}}}}
+    )
+    assert config["continuation"]["models"]["teacher"]["urls"] == [
+        "https://tc.example.com/api/queue/v1/task/VF2YHgQXQ4SOKUjnMLzzhw/artifacts/public/build",
+        "https://tc.example.com/api/queue/v1/task/ABCDEFGHIJKLMNOPQRSTUv/artifacts/public/build",
+    ]

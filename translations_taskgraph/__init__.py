@@ -3,7 +3,7 @@
 import os
 
 # Generation is offline: taskgraph only needs a root URL to render URLs, never to call it.
-DEFAULT_ROOT_URL = "https://firefox-ci-tc.services.mozilla.com"
+from .training_config import DEFAULT_ROOT_URL
 
 
 def register(graph_config):

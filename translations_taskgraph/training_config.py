@@ -9,6 +9,7 @@ is accepted. The parameters, the kinds, the `train` action and the CLI all go th
 
 import copy
 import difflib
+import os
 import functools
 import json
 import logging
@@ -32,6 +33,8 @@ from voluptuous import (
 logger = logging.getLogger(__name__)
 
 DEFAULT_CONFIG_PATH = Path(__file__).parent / "configs" / "default.yml"
+# Where task ids given as `task-id` are resolved when TASKCLUSTER_ROOT_URL is not set.
+DEFAULT_ROOT_URL = "https://firefox-ci-tc.services.mozilla.com"
 
 # --------------------------------------------------------------------------------------------
 # The alias table: every spelling users (and the public pipeline's docs) have used for a
@@ -329,25 +332,50 @@ def _normalise_model_keys(models, path, hints):
     return canonical
 
 
+_TASK_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
+URL_KEYS = ("url", "urls", "task-id", "task-ids")
+
+
+def task_artifacts_url(task_id):
+    """The `public/build` artifacts of a Taskcluster task, on the root URL generation runs with."""
+    root = os.environ.get("TASKCLUSTER_ROOT_URL", DEFAULT_ROOT_URL).rstrip("/")
+    return f"{root}/api/queue/v1/task/{task_id}/artifacts/public/build"
+
+
+def _task_ids(value, path):
+    ids = value if isinstance(value, list) else [value]
+    for index, task_id in enumerate(ids):
+        if not isinstance(task_id, str) or not _TASK_ID.match(task_id):
+            where = path + [index] if isinstance(value, list) else path
+            raise ConfigError(where, "expected a Taskcluster task id (22 characters of A-Z a-z 0-9 _ -)", task_id, True)
+    return [task_artifacts_url(task_id) for task_id in ids]
+
+
 def _normalise_model(model, path):
+    """`url`, `urls`, `task-id` or `task-ids` become `urls`, a list of URLs."""
     if not isinstance(model, dict):
         raise ConfigError(path, "expected a mapping with url/urls and mode", model, True)
     model = dict(model)
-    if "url" in model and "urls" in model:
-        raise ConfigError(path, "give either 'url' (one URL) or 'urls' (a list), not both")
-    if "url" in model:
-        url = model.pop("url")
-        if not isinstance(url, str):
-            raise ConfigError(path + ["url"], "expected a single URL string; use 'urls' for a list", url, True)
+    given = [key for key in URL_KEYS if key in model]
+    if len(given) != 1:
+        problem = f"got {', '.join(given)}" if given else "none given"
+        raise ConfigError(
+            path, f"give exactly one of 'url' (one URL), 'urls' (a list), 'task-id' or 'task-ids' ({problem})"
+        )
+    key = given[0]
+    value = model.pop(key)
+    if key == "url":
+        if not isinstance(value, str):
+            raise ConfigError(path + ["url"], "expected a single URL string; use 'urls' for a list", value, True)
         try:
-            normalize_url(url)
+            normalize_url(value)
         except Invalid as error:
-            raise ConfigError(path + ["url"], error.error_message, url, True) from None
-        model["urls"] = [url]
-    elif "urls" in model and isinstance(model["urls"], str):
-        model["urls"] = [model["urls"]]
-    elif "urls" not in model:
-        raise ConfigError(path, "missing 'url' (one URL) or 'urls' (a list of URLs)")
+            raise ConfigError(path + ["url"], error.error_message, value, True) from None
+        model["urls"] = [value]
+    elif key == "urls":
+        model["urls"] = [value] if isinstance(value, str) else value
+    else:
+        model["urls"] = _task_ids(value, path + [key])
     return model
 
 
@@ -507,7 +535,8 @@ def training_config_json_schema(partial=True):
 
     With `partial` (the train action's input), no key is required: the input is deep-merged over
     the default config and validated in full by `load_training_config`. It also accepts the
-    spellings `load_training_config` normalises (every MODEL_ALIASES key, `url` or `urls`, and the
+    spellings `load_training_config` normalises (every MODEL_ALIASES key, `url`, `urls`, `task-id` or
+    `task-ids`, and the
     deprecated `pretrained-models` block), so the documented configs are valid action input.
     """
     schema = _to_json_schema(TRAINING_CONFIG_SCHEMA.schema, partial)
@@ -522,6 +551,9 @@ def _accept_input_spellings(schema):
     urls = model["properties"]["urls"]
     model["properties"]["urls"] = {"anyOf": [urls, dict(urls["items"])]}
     model["properties"]["url"] = dict(urls["items"])
+    task_id = {"type": "string", "pattern": _TASK_ID.pattern}
+    model["properties"]["task-id"] = task_id
+    model["properties"]["task-ids"] = {"type": "array", "items": task_id, "minItems": 1}
     models["properties"] = {alias: copy.deepcopy(model) for alias in MODEL_ALIASES}
     schema["properties"]["pretrained-models"] = copy.deepcopy(models)
     schema["properties"]["experiment"]["properties"]["pretrained-models"] = copy.deepcopy(models)
