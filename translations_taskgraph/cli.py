@@ -44,7 +44,15 @@ from .continuation import DOWNLOAD_KIND
 from .pipeline import build_plan, instantiate, load_templates
 from .training_config import ConfigError, config_notes
 
-DEFAULT_ROOT = Path(__file__).resolve().parent.parent / "taskcluster"
+def _default_root():
+    """`taskcluster/` of the current directory (like `taskgraph`), else of this package's checkout."""
+    here = Path.cwd() / "taskcluster"
+    if (here / "config.yml").exists():
+        return here
+    return Path(__file__).resolve().parent.parent / "taskcluster"
+
+
+DEFAULT_ROOT = _default_root()
 USER_AGENT = "translations-taskgraph-preflight/1.0"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
