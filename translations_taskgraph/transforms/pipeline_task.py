@@ -99,7 +99,6 @@ def _attributes(task):
         "src_locale": context["src"],
         "trg_locale": context["trg"],
         "artifacts": list(task.artifacts),
-        "cache-digest-inputs": True,
     }
     for key in ("dataset", "category", "locale", "direction", "member", "this_chunk", "total_chunks"):
         if key in context:
@@ -120,7 +119,6 @@ def render(config, tasks):
         description = template.get("description", task.label).format(**task.context)
         dependencies, names = _dependencies(task)
         if task.role == "aggregate":
-            attributes.pop("cache-digest-inputs")
             attributes["aggregate"] = True
             yield {
                 "label": task.label,
@@ -131,7 +129,6 @@ def render(config, tasks):
                 "worker": {"implementation": "succeed"},
             }
             continue
-        del attributes["cache-digest-inputs"]
         command = render_command(task, training_config)
         worker_kind = template.get("worker", "cpu")
         classes = training_config["taskcluster"]["worker-classes"]
