@@ -281,6 +281,18 @@ BAD_CONFIGS = [
         ["expected an integer from 1 to 16", "(got 0)"],
     ),
     (
+        "missing-mode-says-what-is-accepted",
+        {"continuation": {"models": {"teacher": {"url": "https://example.org/t"}}}},
+        "continuation.models.teacher.mode",
+        ["required key is missing", "expected one of: use, continue, init"],
+    ),
+    (
+        "missing-vocab-trg-says-what-is-accepted",
+        {"continuation": {"vocab": {"src": "https://example.org/v.spm"}}},
+        "continuation.vocab.trg",
+        ["required key is missing", "expected an http(s):// or gs:// URL"],
+    ),
+    (
         "teacher-ensemble-bool",
         {"experiment": {"teacher-ensemble": True}},
         "experiment.teacher-ensemble",

@@ -85,6 +85,7 @@ def _one_of(choices):
         return value
 
     validator.json_schema = {"enum": list(choices)}
+    validator.expected = f"one of: {', '.join(map(str, choices))}"
     return validator
 
 
@@ -95,6 +96,7 @@ def _matching(pattern, what):
         return value
 
     validator.json_schema = {"type": "string", "pattern": pattern.pattern}
+    validator.expected = what
     return validator
 
 
@@ -129,6 +131,7 @@ def _url(value):
     return normalize_url(value)
 
 
+_url.expected = "an http(s):// or gs:// URL"
 _url.json_schema = {"type": "string", "pattern": "^(https?|gs)://\\S+$"}
 
 
@@ -433,7 +436,7 @@ def _error_from_voluptuous(error, data):
         return ConfigError(path, f"unknown key{hint}{accepted}")
     value, found = _lookup(data, error.path)
     if message.startswith("required key not provided"):
-        return ConfigError(path, "required key is missing")
+        return ConfigError(path, "required key is missing" + _expected_at(error.path))
     if message.startswith("expected") and "expected" in message and found:
         return ConfigError(path, message, value, True)
     return ConfigError(path, message, value, found)
@@ -448,21 +451,37 @@ def _lookup(data, path):
     return data, True
 
 
-def _schema_keys_at(path):
+def _schema_node_at(path):
+    """The voluptuous schema node at a key path (None if the path leaves the schema)."""
     node = TRAINING_CONFIG_SCHEMA.schema
     for key in path:
         if isinstance(node, dict):
             match = [v for k, v in node.items() if getattr(k, "schema", k) == key]
             if not match:
-                return []
+                return None
             node = match[0]
         elif isinstance(node, list) and node:
             node = node[0]
         else:
-            return []
+            return None
+    return node
+
+
+def _schema_keys_at(path):
+    node = _schema_node_at(path)
     if not isinstance(node, dict):
         return []
     return sorted(str(getattr(k, "schema", k)) for k in node if isinstance(getattr(k, "schema", k), str))
+
+
+def _expected_at(path):
+    """What a key accepts, for messages about a missing key: an enumeration or its keys."""
+    node = _schema_node_at(path)
+    if hasattr(node, "expected"):
+        return f"; expected {node.expected}"
+    if isinstance(node, dict):
+        return f"; expected a mapping with keys: {', '.join(_schema_keys_at(path))}"
+    return ""
 
 
 def _check_rules(config):
