@@ -566,3 +566,11 @@ def test_loading_does_not_mutate_the_input():
     snapshot = yaml.safe_dump(raw)
     load_training_config(raw)
     assert yaml.safe_dump(raw) == snapshot
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (ROOT / "taskcluster" / "test" / "params").glob("*.yml")))
+def test_loading_is_idempotent(name):
+    """The decision task stores the loaded config in parameters.yml; loading it again changes nothing."""
+    raw = yaml.safe_load((ROOT / "taskcluster" / "test" / "params" / f"{name}.yml").read_text())["training_config"]
+    loaded = load_training_config(raw)
+    assert load_training_config(loaded) == loaded
