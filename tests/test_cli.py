@@ -301,13 +301,14 @@ def test_check_urls_split_vocab_needs_both(tmp_path, capsys, server):
 
 
 def test_requirements_parse_download_argv():
+    from translations_taskgraph.cli.check_urls import requirements_of
     from translations_taskgraph.pipeline import PlannedTask
 
     task = PlannedTask(label="dl", kind="continuation", template={}, context={}, extra_args=[
         "--file", "a.npz", "https://h/a.npz", "--optional-file", "b.yml", "https://h/b.yml",
         "--vocab-dir", "https://h/m/", "--src", "ru", "--trg", "en", "--pin", "a.npz", "0" * 64,
     ])
-    reqs = cli.requirements_of(task)
+    reqs = requirements_of(task)
     assert [(r.names, r.alternatives, r.optional) for r in reqs] == [
         (("a.npz",), [["https://h/a.npz"]], False),
         (("b.yml",), [["https://h/b.yml"]], True),
