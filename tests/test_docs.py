@@ -23,6 +23,7 @@ def test_readme_opens_with_two_commands_and_ci_runs_the_test_one():
     assert run_tests in (ROOT / ".ci" / "run").read_text()
 
 
+@pytest.mark.filterwarnings("ignore:A test tried to use socket")
 def test_tests_run_offline():
     """pytest-socket is active (pyproject addopts): only loopback connections are allowed."""
     import socket
