@@ -344,3 +344,35 @@ def test_task_id_shorthand_uses_the_root_url(monkeypatch):
         "https://tc.example.com/api/queue/v1/task/VF2YHgQXQ4SOKUjnMLzzhw/artifacts/public/build",
         "https://tc.example.com/api/queue/v1/task/ABCDEFGHIJKLMNOPQRSTUv/artifacts/public/build",
     ]
+
+
+@pytest.mark.parametrize("name", ["doc-continuation-models", "recipe-train-new-teacher", "doc-legacy-pretrained-models"])
+def test_doc_block_saved_directly_as_parameters(tmp_path, name):
+    """A docs block saved as a parameters file, without `training_config:`, gives the same graph."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    block = tmp_path / f"{name}.yml"
+    block.write_text(yaml.safe_dump(load_params_file(name)))
+    taskgraph = str(Path(sys.executable).with_name("taskgraph"))
+    env = {**os.environ, "TASKCLUSTER_ROOT_URL": "https://tc.example.com"}
+    result = subprocess.run([taskgraph, "full", "-p", str(block)], capture_output=True, text=True, env=env,
+                            cwd=Path(__file__).resolve().parent.parent)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert sorted(result.stdout.split()) == sorted(generate(load_params_file(name)).tasks)
+
+
+def test_training_config_keys_both_at_top_level_and_inside_are_an_error():
+    from translations_taskgraph.parameters import training_config_parameter
+    from translations_taskgraph.training_config import ConfigError
+
+    params = {"training_config": {"continuation": {}}, "continuation": {}}
+    with pytest.raises(ConfigError, match="at continuation: given both at the top level"):
+        training_config_parameter(params)
+    assert training_config_parameter({"experiment": {"teacher-ensemble": 2}, "level": "3"}) == {
+        "experiment": {"teacher-ensemble": 2}
+    }

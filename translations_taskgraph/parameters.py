@@ -12,7 +12,7 @@ from typing import Optional
 from taskgraph.parameters import extend_parameters_schema
 from taskgraph.util.schema import Schema
 
-from .training_config import default_training_config, load_training_config
+from .training_config import TOP_LEVEL_KEYS, ConfigError, default_training_config, load_training_config
 
 # Used when the checkout has no remote to take a repository URL from.
 FALLBACK_REPOSITORY = "https://github.com/translations-taskgraph/translations-taskgraph"
@@ -56,11 +56,24 @@ def get_defaults(repo_root=None):
 
 
 def training_config_parameter(params):
-    """The user's (unmerged) training config from the parameters; {} when absent."""
-    try:
-        return params["training_config"] or {}
-    except KeyError:
-        return {}
+    """The user's (unmerged) training config from the parameters; {} when absent.
+
+    It is the `training_config` parameter. A parameters file may also hold training-config keys at
+    its top level (a training config saved as a parameters file, such as a block copied from the
+    docs): they are read as part of the training config, never silently ignored.
+    """
+    raw = params.get("training_config") or {}
+    loose = {key: params[key] for key in TOP_LEVEL_KEYS if key in params}
+    if not loose:
+        return raw
+    if not isinstance(raw, dict):
+        return raw  # load_training_config reports the bad type
+    both = sorted(set(loose) & set(raw))
+    if both:
+        raise ConfigError(
+            [both[0]], "given both at the top level of the parameters and under training_config; keep one"
+        )
+    return {**raw, **loose}
 
 
 def get_decision_parameters(graph_config, parameters):

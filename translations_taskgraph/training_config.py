@@ -255,6 +255,12 @@ TRAINING_CONFIG_SCHEMA = Schema(
 )
 
 
+# The keys a training config may have at its top level (the legacy block included).
+TOP_LEVEL_KEYS = tuple(
+    sorted({getattr(key, "schema", key) for key in TRAINING_CONFIG_SCHEMA.schema} | {"pretrained-models"})
+)
+
+
 # --------------------------------------------------------------------------------------------
 def deep_merge(base, override):
     """Return `base` with `override` merged in: mappings merge key by key, anything else replaces."""

@@ -16,6 +16,7 @@ import yaml
 
 from .. import pipeline, training_config
 from ..continuation import DOWNLOAD_KIND
+from ..parameters import training_config_parameter
 from ..pipeline import build_plan, instantiate, load_templates
 
 
@@ -45,7 +46,7 @@ def read_config(path):
     except yaml.YAMLError as e:
         raise CliError(f"{path} is not valid YAML: {_yaml_problem(e)}") from None
     if isinstance(data, dict) and "training_config" in data:
-        data = data["training_config"]
+        data = training_config_parameter(data)
     return {} if data is None else data
 
 
