@@ -26,47 +26,20 @@ BASE["experiment"] = {"teacher-ensemble": 2}
 BASE["continuation"]["models"]["teacher"] = {"urls": [TEACHER_1, TEACHER_2], "mode": "continue"}
 
 # (input id, path to the URL in the config, download task of that input)
-INPUTS = [
-    ("vocab.src", ("continuation", "vocab", "src"), "continuation-vocab-ru-en"),
-    ("vocab.trg", ("continuation", "vocab", "trg"), "continuation-vocab-ru-en"),
-    ("parallel.src", ("continuation", "corpora", "parallel", "src"), "continuation-corpus-parallel-ru-en"),
-    ("parallel.trg", ("continuation", "corpora", "parallel", "trg"), "continuation-corpus-parallel-ru-en"),
-    ("parallel.tok-src", ("continuation", "corpora", "parallel", "tok-src"), "continuation-corpus-parallel-ru-en"),
-    ("parallel.tok-trg", ("continuation", "corpora", "parallel", "tok-trg"), "continuation-corpus-parallel-ru-en"),
-    (
-        "parallel.alignments",
-        ("continuation", "corpora", "parallel", "alignments"),
-        "continuation-corpus-parallel-ru-en",
-    ),
-    (
-        "backtranslations.src",
-        ("continuation", "corpora", "backtranslations", "src"),
-        "continuation-corpus-backtranslations-ru-en",
-    ),
-    (
-        "backtranslations.trg",
-        ("continuation", "corpora", "backtranslations", "trg"),
-        "continuation-corpus-backtranslations-ru-en",
-    ),
-    (
-        "backtranslations.tok-src",
-        ("continuation", "corpora", "backtranslations", "tok-src"),
-        "continuation-corpus-backtranslations-ru-en",
-    ),
-    (
-        "backtranslations.tok-trg",
-        ("continuation", "corpora", "backtranslations", "tok-trg"),
-        "continuation-corpus-backtranslations-ru-en",
-    ),
-    (
-        "backtranslations.alignments",
-        ("continuation", "corpora", "backtranslations", "alignments"),
-        "continuation-corpus-backtranslations-ru-en",
-    ),
-    ("backwards.url", ("continuation", "models", "backwards", "url"), "continuation-model-backwards-ru-en"),
-    ("teacher.urls.0", ("continuation", "models", "teacher", "urls", 0), "continuation-model-teacher-ru-en-1"),
-    ("teacher.urls.1", ("continuation", "models", "teacher", "urls", 1), "continuation-model-teacher-ru-en-2"),
-]
+CORPUS_KEYS = ("src", "trg", "tok-src", "tok-trg", "alignments")
+INPUTS = (
+    [(f"vocab.{key}", ("continuation", "vocab", key), "continuation-vocab-ru-en") for key in ("src", "trg")]
+    + [
+        (f"{corpus}.{key}", ("continuation", "corpora", corpus, key), f"continuation-corpus-{corpus}-ru-en")
+        for corpus in ("parallel", "backtranslations")
+        for key in CORPUS_KEYS
+    ]
+    + [
+        ("backwards.url", ("continuation", "models", "backwards", "url"), "continuation-model-backwards-ru-en"),
+        ("teacher.urls.0", ("continuation", "models", "teacher", "urls", 0), "continuation-model-teacher-ru-en-1"),
+        ("teacher.urls.1", ("continuation", "models", "teacher", "urls", 1), "continuation-model-teacher-ru-en-2"),
+    ]
+)
 
 
 def digests(graph):

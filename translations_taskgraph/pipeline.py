@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from taskgraph.util.yaml import load_yaml
 
-from .training_config import deep_merge, load_training_config
+from .training_config import DATASET_CATEGORIES, deep_merge, load_training_config
 
 logger = logging.getLogger(__name__)
 
@@ -149,7 +149,7 @@ def _fan_out(config, spec, ensemble_size):
         return [{"direction": direction, "locale": experiment[direction]}]
     if spec == "datasets":
         seen, contexts = set(), []
-        for category in ("train", "devtest", "test", "mono-src", "mono-trg"):
+        for category in DATASET_CATEGORIES:
             for context in _dataset_contexts(config, category):
                 key = (context["dataset_label"], context["locales"])
                 if key not in seen:

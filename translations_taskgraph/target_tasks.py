@@ -1,13 +1,9 @@
 """Target tasks: every task of the training config's `target-stage`."""
 
-import logging
-
 from taskgraph.target_tasks import register_target_task
 
 from .parameters import training_config_parameter
 from .training_config import ConfigError, load_training_config
-
-logger = logging.getLogger(__name__)
 
 
 @register_target_task("default")
@@ -17,13 +13,11 @@ def target_stage(full_task_graph, parameters, graph_config):
     labels = [label for label, task in full_task_graph.tasks.items() if task.attributes.get("stage") == stage]
     if not labels:
         stages = sorted({t.attributes["stage"] for t in full_task_graph.tasks.values() if "stage" in t.attributes})
-        error = ConfigError(
+        raise ConfigError(
             ["target-stage"],
             f"no task of this stage is in the graph (continuation may have replaced it); "
             f"expected one of: {', '.join(stages)}",
             stage,
             True,
-        )
-        logger.error(str(error))
-        raise error
+        ).logged()
     return labels

@@ -299,6 +299,12 @@ class ConfigError(SchemaValidationError):
         super().__init__(text)
         self.path = tuple(path)
 
+    def logged(self):
+        """Log the message and return the error: taskgraph's CLI prints no traceback for a
+        SchemaValidationError and expects its message to have been logged already."""
+        logger.error(str(self))
+        return self
+
     def __reduce__(self):
         # taskgraph loads kinds in forked children and pickles their exceptions back; without this
         # the error arrives as a generic Exception and the CLI prints a traceback.
