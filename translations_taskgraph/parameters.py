@@ -14,7 +14,7 @@ from taskgraph.util.schema import Schema
 
 from .training_config import TOP_LEVEL_KEYS, ConfigError, default_training_config, load_training_config
 
-# Used when the checkout has no remote to take a repository URL from.
+# Used when the checkout has no remote taskgraph can link task sources to (none, a local path...).
 FALLBACK_REPOSITORY = "https://github.com/translations-taskgraph/translations-taskgraph"
 
 TrainingConfigParameters = Schema.from_dict(
@@ -24,34 +24,37 @@ TrainingConfigParameters = Schema.from_dict(
 )
 
 
-def _repository_url(repo_root):
-    """The checkout's `origin` URL, or the fallback when there is none (a fresh clone, a tarball)."""
+def _git(repo_root, *args):
     try:
-        url = subprocess.run(
-            ["git", "config", "--get", "remote.origin.url"],
-            cwd=repo_root or ".",
-            capture_output=True,
-            text=True,
-            check=False,
+        return subprocess.run(
+            ["git", *args], cwd=repo_root or ".", capture_output=True, text=True, check=False
         ).stdout.strip()
     except OSError:
-        url = ""
-    return url or FALLBACK_REPOSITORY
+        return ""
+
+
+def links_task_sources(url):
+    """Whether taskgraph can link a task's source for this remote (`Parameters.file_url`).
+
+    taskgraph only knows GitHub remotes: a clone of a local path (CI checkouts), an `ssh://` or a
+    non-GitHub remote would make every task's `metadata.source` fail to render.
+    """
+    return url.startswith(("https://github.com/", "git@github.com:"))
 
 
 def get_defaults(repo_root=None):
-    url = _repository_url(repo_root)
     defaults = {"training_config": default_training_config()}
-    if url == FALLBACK_REPOSITORY:
+    if not links_task_sources(_git(repo_root, "config", "--get", "remote.origin.url")):
         defaults.update(
             {
-                "base_repository": url,
-                "head_repository": url,
+                "base_repository": FALLBACK_REPOSITORY,
+                "head_repository": FALLBACK_REPOSITORY,
                 "project": "translations-taskgraph",
-                "head_ref": "main",
-                "head_rev": "0" * 40,
             }
         )
+    if not _git(repo_root, "rev-parse", "--verify", "-q", "HEAD"):
+        # No commit to name (no git, or nothing committed yet): taskgraph's own default is "".
+        defaults.update({"head_ref": "main", "head_rev": "0" * 40})
     return defaults
 
 
