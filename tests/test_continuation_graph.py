@@ -3,6 +3,7 @@
 import itertools
 
 import pytest
+import yaml
 from conftest import command, fetched, flag, generate, labels_of_stage, load_params_file, plan
 
 U = "https://example.org/run"
@@ -376,3 +377,26 @@ def test_training_config_keys_both_at_top_level_and_inside_are_an_error():
     assert training_config_parameter({"experiment": {"teacher-ensemble": 2}, "level": "3"}) == {
         "experiment": {"teacher-ensemble": 2}
     }
+
+
+def test_whole_training_config_at_top_level_of_parameters(tmp_path):
+    """A full training config (keys the default also has) saved as a parameters file is read as given.
+
+    Non-strict loading fills `training_config` with the default; that filled-in default is not the
+    user's and must not count as giving the keys twice.
+    """
+    from taskgraph.parameters import load_parameters_file
+
+    from translations_taskgraph.parameters import training_config_parameter
+    from translations_taskgraph.training_config import default_training_config
+
+    config = default_training_config()
+    config["experiment"].update({"src": "de", "trg": "fr", "teacher-ensemble": 2})
+    config["continuation"] = {"models": {"backwards": {"url": f"{U}/backwards", "mode": "use"}}}
+    path = tmp_path / "params.yml"
+    path.write_text(yaml.safe_dump(config))
+    params = load_parameters_file(str(path), strict=False)
+    assert training_config_parameter(params) == config
+    graph = generate(config)
+    assert "train-teacher-model-de-fr-2" in graph.tasks
+    assert not labels_of_stage(graph, "backtranslations-train-backwards-model")

@@ -71,6 +71,9 @@ def training_config_parameter(params):
         return raw
     if not isinstance(raw, dict):
         return raw  # load_training_config reports the bad type
+    if raw == default_training_config():
+        # Filled in by `get_defaults` (the CLI loads parameters non-strictly), not written by the user.
+        raw = {}
     both = sorted(set(loose) & set(raw))
     if both:
         raise ConfigError(
