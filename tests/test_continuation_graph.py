@@ -393,10 +393,11 @@ def test_whole_training_config_at_top_level_of_parameters(tmp_path):
     config = default_training_config()
     config["experiment"].update({"src": "de", "trg": "fr", "teacher-ensemble": 2})
     config["continuation"] = {"models": {"backwards": {"url": f"{U}/backwards", "mode": "use"}}}
+    graph = generate(config)  # also registers the project's parameter defaults
     path = tmp_path / "params.yml"
     path.write_text(yaml.safe_dump(config))
     params = load_parameters_file(str(path), strict=False)
+    assert params["training_config"] == default_training_config()  # filled in by the defaults
     assert training_config_parameter(params) == config
-    graph = generate(config)
     assert "train-teacher-model-de-fr-2" in graph.tasks
     assert not labels_of_stage(graph, "backtranslations-train-backwards-model")
