@@ -411,6 +411,45 @@ def test_bad_config_fails_plan():
         plan(_teacher(mode="resume"))
 
 
+EMPTY_DATASET_LISTS = [
+    ("train", "corpus-merge-parallel-ru-en", "continuation.corpora.parallel"),
+    ("mono-src", "corpus-merge-mono-src-ru", "continuation.corpora.distillation"),
+    ("mono-trg", "corpus-merge-mono-trg-en", "continuation.corpora.backtranslations"),
+    ("devtest", "corpus-merge-devset-ru-en", None),
+]
+
+
+@pytest.mark.parametrize("category, merge, alternative", EMPTY_DATASET_LISTS, ids=[c[0] for c in EMPTY_DATASET_LISTS])
+def test_empty_dataset_list_the_graph_needs_is_an_error(category, merge, alternative):
+    with pytest.raises(ConfigError) as error:
+        plan({"datasets": {category: []}})
+    message = str(error.value)
+    assert message.startswith(f"Invalid training_config at datasets.{category}: is empty, but {merge} needs"), message
+    if alternative:
+        assert message.endswith(f"(or give {alternative})"), message
+    else:
+        assert "(or " not in message
+
+
+@pytest.mark.parametrize(
+    "category, corpus",
+    [("train", "parallel"), ("mono-src", "distillation"), ("mono-trg", "backtranslations")],
+)
+def test_empty_dataset_list_is_fine_when_a_corpus_stands_in(category, corpus):
+    url = "https://example.com/ru-en/corpus"
+    config = {
+        "datasets": {category: []},
+        "continuation": {"corpora": {corpus: {"src": f"{url}.ru.zst", "trg": f"{url}.en.zst"}}},
+    }
+    assert "export-ru-en" in plan(config).tasks
+
+
+def test_empty_test_list_only_drops_evaluations():
+    tasks = plan({"datasets": {"test": []}}).tasks
+    assert "export-ru-en" in tasks
+    assert not [label for label in tasks if label.startswith("evaluate")]
+
+
 # ------------------------------------------------------------------------------------------------
 # The CLI.
 BAD_PARAMS = {

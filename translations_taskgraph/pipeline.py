@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from taskgraph.util.yaml import load_yaml
 
-from .training_config import DATASET_CATEGORIES, deep_merge, load_training_config
+from .training_config import DATASET_CATEGORIES, ConfigError, deep_merge, load_training_config
 
 logger = logging.getLogger(__name__)
 
@@ -394,6 +394,28 @@ def prune(plan):
                 del task.upstreams[name]
 
 
+def check_fan_in(plan):
+    """A kept task that merges a dataset list must get at least one dataset from it.
+
+    An upstream declared with `at-least-one-from: <config path>` (e.g. `datasets.train`) resolves
+    to one edge per dataset; none means the list is empty while the graph still needs what it
+    feeds, which would only fail at run time.
+    """
+    for task in plan.tasks.values():
+        for name, spec in (task.template.get("upstreams") or {}).items():
+            path = spec.get("at-least-one-from")
+            if not path:
+                continue
+            prefix = f"{name}-"
+            if not any(key.startswith(prefix) and key[len(prefix) :].isdigit() for key in task.upstreams):
+                path = fmt(path, task.context)
+                raise ConfigError(
+                    path.split("."),
+                    f"is empty, but {task.label} needs at least one dataset from it"
+                    + (f" (or {spec['unless-given']})" if spec.get("unless-given") else ""),
+                )
+
+
 def add_aggregates(plan, templates):
     """The all-pipeline tasks: depend on every root and observer, at most 100 per task."""
     context0 = base_context(plan.config)
@@ -428,6 +450,7 @@ def _build_plan(raw_json, kinds_dir):
     plan = Plan(config=config, tasks=instantiate(config, templates))
     apply_continuation(plan, templates)
     prune(plan)
+    check_fan_in(plan)
     add_aggregates(plan, templates)
     for warning in plan.warnings:
         logger.warning(warning)
