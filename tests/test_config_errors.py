@@ -44,6 +44,30 @@ def _corpus(name="parallel", **corpus):
 # (id, config, key path, fragments the message must contain)
 BAD_CONFIGS = [
     (
+        "unknown-student-model",
+        {"experiment": {"student-model": "huge"}},
+        "experiment.student-model",
+        ["expected one of: tiny, base, base-memory", "'huge'"],
+    ),
+    (
+        "archive-corpora-without-bucket",
+        {"experiment": {"archive-corpora": True}},
+        "experiment.archive-corpora",
+        ["needs taskcluster.upload-bucket"],
+    ),
+    (
+        "previous-group-id-not-a-task-group-id",
+        {"previous-group-ids": ["not a group"]},
+        "previous-group-ids.0",
+        ["a Taskcluster task group id (22 characters)", "'not a group'"],
+    ),
+    (
+        "start-task-prefix-with-space",
+        {"start-task-prefix": "train teacher"},
+        "start-task-prefix",
+        ["the start of a task label", "'train teacher'"],
+    ),
+    (
         "unknown-mode",
         _teacher(mode="resume"),
         "continuation.models.teacher.mode",

@@ -296,3 +296,31 @@ def test_public_pipeline_config_keys_work_unchanged():
     teacher = command(graph, "train-teacher-model-ru-en-1")
     assert "--wandb-publication" in teacher and flag(teacher, "--experiment") == "ci"
     assert "--wandb-publication" not in command(generate(), "train-teacher-model-ru-en-1")
+
+
+def test_newer_public_pipeline_keys_reach_commands():
+    """Keys of the public pipeline's current configs (config.prod.yml style) are accepted and used."""
+    config = {
+        "experiment": {
+            "student-model": "base-memory",
+            "teacher-decoder": "ctranslate2",
+            "archive-corpora": True,
+            "dev-max-sentences": 5000,
+            "spm-norm-rule": "nmt_nfkc",
+        },
+        "taskcluster": {"upload-bucket": "production"},
+        "previous-group-ids": ["QDc7Pm4cSCy70tXhBUW-1w"],  # applied at decision time (test_train_action)
+        "start-task-prefix": "train-teacher-model",
+    }
+    graph = generate(config)
+    assert flag(command(graph, "distillation-student-model-train-ru-en"), "--student-model") == "base-memory"
+    assert flag(command(graph, "distillation-mono-src-translate-ru-en-1/2"), "--decoder") == "ctranslate2"
+    for label in ("corpus-align-parallel-ru-en", "corpus-align-backtranslations-ru-en", "corpus-align-distillation-ru-en"):
+        assert flag(command(graph, label), "--archive-to-bucket") == "production"
+    assert flag(command(graph, "corpus-merge-devset-ru-en"), "--max-sentences") == "5000"
+    assert flag(command(graph, "build-vocab-ru-en"), "--norm-rule") == "nmt_nfkc"
+    # Off by default: no flag at all.
+    default = generate()
+    assert "--archive-to-bucket" not in command(default, "corpus-align-parallel-ru-en")
+    assert "--max-sentences" not in command(default, "corpus-merge-devset-ru-en")
+    assert "--norm-rule" not in command(default, "build-vocab-ru-en")

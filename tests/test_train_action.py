@@ -265,3 +265,150 @@ def test_action_uses_decision_parameters_but_replaces_the_training_config(offlin
 
 def test_repository_root():
     assert (ROOT / "taskcluster" / "config.yml").exists()
+
+
+# ------------------------------------------------------------------------------------------------
+# Reusing earlier task groups: previous-group-ids and start-task-prefix.
+GROUP_1 = "QDc7Pm4cSCy70tXhBUW-1w"
+GROUP_2 = "B04UrSOnT_iv0WqSw-yShg"
+
+
+class FakeQueue:
+    """queue.listTaskGroup over canned groups, two entries per page, as the real API pages."""
+
+    def __init__(self, groups):
+        self.groups = groups
+        self.calls = []
+
+    def listTaskGroup(self, task_group_id, query=None):
+        self.calls.append((task_group_id, dict(query or {})))
+        entries = self.groups[task_group_id]
+        start = int((query or {}).get("continuationToken", 0))
+        page = {"taskGroupId": task_group_id, "tasks": entries[start : start + 2]}
+        if start + 2 < len(entries):
+            page["continuationToken"] = str(start + 2)
+        return page
+
+
+def _entry(label, task_id, state="completed"):
+    return {"status": {"taskId": task_id, "state": state}, "task": {"metadata": {"name": label}}}
+
+
+def _groups():
+    return {
+        GROUP_1: [
+            _entry("build-vocab-ru-en", "vocab1vocab1vocab1voca"),
+            _entry("corpus-merge-parallel-ru-en", "merge1merge1merge1merg"),
+            _entry("train-teacher-model-ru-en-1", "teacher1teacher1teache", state="failed"),
+            _entry("backtranslations-train-backwards-model-ru-en", "backwards1backwards1ba"),
+            _entry("corpus-merge-devset-ru-en", "devset1devset1devset1d"),
+        ],
+        GROUP_2: [
+            _entry("build-vocab-ru-en", "vocab2vocab2vocab2voca"),
+            _entry("train-teacher-model-ru-en-1", "teacher2teacher2teache"),
+        ],
+    }
+
+
+def test_completed_tasks_follow_pages_and_skip_unfinished_tasks():
+    from translations_taskgraph.reuse import completed_tasks
+
+    queue = FakeQueue(_groups())
+    assert completed_tasks(GROUP_1, queue) == {
+        "build-vocab-ru-en": "vocab1vocab1vocab1voca",
+        "corpus-merge-parallel-ru-en": "merge1merge1merge1merg",
+        "backtranslations-train-backwards-model-ru-en": "backwards1backwards1ba",
+        "corpus-merge-devset-ru-en": "devset1devset1devset1d",
+    }
+    assert queue.calls == [(GROUP_1, {}), (GROUP_1, {"continuationToken": "2"}), (GROUP_1, {"continuationToken": "4"})]
+
+
+def test_later_groups_win_and_start_task_prefix_reruns_everything_downstream():
+    from translations_taskgraph.reuse import downstream_of, existing_tasks
+
+    from conftest import plan
+
+    config = {"previous-group-ids": [GROUP_1, GROUP_2]}
+    reused = existing_tasks(config, plan(config), FakeQueue(_groups()))
+    assert reused["build-vocab-ru-en"] == "vocab2vocab2vocab2voca"
+    assert reused["train-teacher-model-ru-en-1"] == "teacher2teacher2teache"
+
+    config = {**config, "start-task-prefix": "backtranslations-train-backwards-model"}
+    pipeline = plan(config)
+    rerun = downstream_of(pipeline, config["start-task-prefix"])
+    # The backwards model, what it translates, and the teacher trained on those translations.
+    assert {"backtranslations-train-backwards-model-ru-en", "corpus-align-backtranslations-ru-en",
+            "train-teacher-model-ru-en-1", "export-ru-en"} <= rerun
+    assert "build-vocab-ru-en" not in rerun and "corpus-merge-parallel-ru-en" not in rerun
+    reused = existing_tasks(config, pipeline, FakeQueue(_groups()))
+    assert reused == {
+        "build-vocab-ru-en": "vocab2vocab2vocab2voca",
+        "corpus-merge-devset-ru-en": "devset1devset1devset1d",
+        "corpus-merge-parallel-ru-en": "merge1merge1merge1merg",
+    }
+
+
+def test_no_previous_groups_asks_nothing():
+    from translations_taskgraph.reuse import existing_tasks
+
+    from conftest import plan
+
+    queue = FakeQueue({})
+    assert existing_tasks({"start-task-prefix": "build-vocab"}, plan({}), queue) == {}
+    assert queue.calls == []
+
+
+def test_start_task_prefix_must_start_a_label():
+    from conftest import plan
+
+    with pytest.raises(ConfigError) as error:
+        plan({"start-task-prefix": "train-teachr"})
+    assert str(error.value).startswith("Invalid training_config at start-task-prefix: starts no task label")
+    assert "train-teacher-model" in str(error.value) and "(got 'train-teachr')" in str(error.value)
+
+
+def test_action_reuses_completed_tasks_of_previous_groups(offline_decision, tmp_path, monkeypatch):
+    import translations_taskgraph.reuse as reuse
+
+    # An earlier run of the default config that got as far as the teacher, whose training failed;
+    # a later run that built a new vocab. The new run starts again from the teacher.
+    full = generate({})
+    teacher = "train-teacher-model-ru-en-1"
+    before_teacher = sorted(_with_dependencies(full, [teacher]) - {teacher})
+    groups = {
+        GROUP_1: [_entry(label, f"{n:04d}earlier-run-task-id"[:22]) for n, label in enumerate(before_teacher)]
+        + [_entry(teacher, "teacher1teacher1teache", state="failed")],
+        GROUP_2: [_entry("build-vocab-ru-en", "vocab2vocab2vocab2voca")],
+    }
+    monkeypatch.setattr(reuse, "get_taskcluster_client", lambda service: FakeQueue(groups))
+    config = {"previous-group-ids": [GROUP_1, GROUP_2], "start-task-prefix": "train-teacher-model",
+              "target-stage": "train-teacher-model"}
+    _run_action(tmp_path, config)
+    existing = offline_decision["artifacts"]["parameters.yml"]["existing_tasks"]
+    assert set(existing) == set(before_teacher)
+    assert existing["build-vocab-ru-en"] == "vocab2vocab2vocab2voca"  # the later group wins
+    # Everything before the teacher is reused; only the teacher is created again.
+    assert offline_decision["created"] == {teacher}
+
+    # Starting again from the backwards model also retrains what depends on it.
+    offline_decision["created"] = None
+    _run_action(tmp_path, {**config, "start-task-prefix": "backtranslations-train-backwards-model"})
+    created = offline_decision["created"]
+    assert {"backtranslations-train-backwards-model-ru-en", "corpus-align-backtranslations-ru-en", teacher} <= created
+    assert "build-vocab-ru-en" not in created and "corpus-merge-parallel-ru-en" not in created
+
+
+def test_decision_parameters_reuse_previous_groups(monkeypatch):
+    import translations_taskgraph.reuse as reuse
+    from translations_taskgraph.parameters import get_decision_parameters
+
+    graph_config = _register()
+    monkeypatch.setattr(reuse, "get_taskcluster_client", lambda service: FakeQueue(_groups()))
+    parameters = {"training_config": {"previous-group-ids": [GROUP_2]}, "existing_tasks": {}}
+    get_decision_parameters(graph_config, parameters)
+    assert parameters["existing_tasks"] == {
+        "build-vocab-ru-en": "vocab2vocab2vocab2voca",
+        "train-teacher-model-ru-en-1": "teacher2teacher2teache",
+    }
+    assert parameters["training_config"]["previous-group-ids"] == [GROUP_2]
+    assert parameters["training_config"]["experiment"]["src"] == "ru"  # merged over the default

@@ -3,17 +3,21 @@
 The action's input is a training config in the same form as the `training_config` parameter (any
 subset of keys, deep-merged over the embedded default). Its JSON schema is derived from the one
 training-config schema (`training_config.training_config_json_schema`), so the UI and the pipeline
-accept the same keys. The callback validates the input with `load_training_config` (a bad config
-fails with a single `ConfigError` message before anything is created) and then runs a decision
-with the input as `training_config` and the `train-target-tasks` target method, the way taskgraph's
-own decision task creates a graph.
+accept the same keys. The callback builds the pipeline plan from the input (a bad config fails with
+a single `ConfigError` message before anything is created), turns `previous-group-ids` into
+`existing_tasks` (reuse.py), and then runs a decision with the input as `training_config` and the
+`train-target-tasks` target method, the way taskgraph's own decision task creates a graph.
 """
+
+import os
 
 from taskgraph.actions.registry import register_callback_action
 from taskgraph.decision import taskgraph_decision
 from taskgraph.parameters import Parameters
 
-from .training_config import load_training_config, training_config_json_schema
+from .pipeline import build_plan
+from .reuse import existing_tasks
+from .training_config import training_config_json_schema
 
 TARGET_TASKS_METHOD = "train-target-tasks"
 
@@ -42,10 +46,11 @@ def train_action_schema(graph_config=None):
 def train_action(parameters, graph_config, input, task_group_id, task_id):
     training_config = input or {}
     # Raises ConfigError (a SchemaValidationError) with one message naming the bad key.
-    load_training_config(training_config)
+    plan = build_plan(training_config, os.path.join(graph_config.root_dir, "kinds"))
 
     parameters = dict(parameters)
     parameters["training_config"] = training_config
+    parameters["existing_tasks"] = existing_tasks(plan.config, plan)
     parameters["target_tasks_method"] = TARGET_TASKS_METHOD
     parameters["optimize_target_tasks"] = True
     parameters["tasks_for"] = "action"

@@ -444,6 +444,7 @@ def build_plan(raw_config, kinds_dir):
 @functools.lru_cache(maxsize=8)
 def _build_plan(raw_json, kinds_dir):
     from .continuation import apply_continuation  # noqa: PLC0415 (the rules import this module)
+    from .reuse import check_start_task_prefix  # noqa: PLC0415
 
     config = load_training_config(json.loads(raw_json))
     templates = load_templates(kinds_dir)
@@ -451,6 +452,7 @@ def _build_plan(raw_json, kinds_dir):
     apply_continuation(plan, templates)
     prune(plan)
     check_fan_in(plan)
+    check_start_task_prefix(plan)
     add_aggregates(plan, templates)
     for warning in plan.warnings:
         logger.warning(warning)

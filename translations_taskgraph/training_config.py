@@ -69,11 +69,16 @@ BEST_MODEL_METRICS = (
     "chrf",
 )
 WORKER_CLASSES = ("gcp-standard", "gcp-spot")
+TEACHER_DECODERS = ("marian", "ctranslate2", "indictrans2")
+STUDENT_MODELS = ("tiny", "base", "base-memory")
 DATASET_CATEGORIES = ("train", "devtest", "test", "mono-src", "mono-trg")
 
 _LOCALE = re.compile(r"^[a-z]{2,3}([_-][A-Za-z0-9]{2,8})*$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _DATASET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-/:\[\]]*$")
+_NORM_RULE = re.compile(r"^[A-Za-z0-9_]+$")
+_LABEL_PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_./-]*$")
+_TASK_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
 
 
 # --------------------------------------------------------------------------------------------
@@ -200,14 +205,19 @@ TRAINING_CONFIG_SCHEMA = Schema(
             Required("trg"): _matching(_LOCALE, "a locale code such as 'ru' or 'zh_hant'"),
             Required("teacher-ensemble"): _integer(1, 16),
             Optional("teacher-mode", default="two-stage"): _one_of(("one-stage", "two-stage")),
-            Optional("teacher-decoder", default="marian"): _one_of(("marian", "ctranslate2")),
-            Optional("student-model", default="tiny"): _one_of(("tiny", "base")),
+            Optional("teacher-decoder", default="marian"): _one_of(TEACHER_DECODERS),
+            Optional("student-model", default="tiny"): _one_of(STUDENT_MODELS),
             Optional("corpus-max-sentences"): _integer(1),
+            Optional("dev-max-sentences"): _integer(1),
+            # Publish the word-aligned corpora (the ones `continuation.corpora` can reuse) to
+            # `taskcluster.upload-bucket` from the alignment steps.
+            Optional("archive-corpora", default=False): bool,
             Required("mono-max-sentences-src"): _mono_max,
             Required("mono-max-sentences-trg"): _mono_max,
             Required("spm-sample-size"): _integer(1),
             Optional("spm-vocab-size"): _integer(1),
             Optional("spm-vocab-split", default=False): bool,
+            Optional("spm-norm-rule"): _matching(_NORM_RULE, "a SentencePiece normalization rule such as 'nmt_nfkc'"),
             Required("best-model"): _one_of(BEST_MODEL_METRICS),
             Optional("use-opuscleaner", default="false"): Any("true", "false", bool),
             Optional("opuscleaner-mode", default="defaults"): _one_of(("custom", "defaults")),
@@ -241,6 +251,11 @@ TRAINING_CONFIG_SCHEMA = Schema(
             for category in DATASET_CATEGORIES
         },
         Required("target-stage"): All(str, Length(min=1)),
+        # Reuse the completed tasks of earlier task groups (applied by the decision task and the
+        # `train` action, see reuse.py); later groups win. Tasks whose label starts with
+        # `start-task-prefix`, and everything downstream of them, run again.
+        Optional("previous-group-ids"): [_matching(_TASK_ID, "a Taskcluster task group id (22 characters)")],
+        Optional("start-task-prefix"): _matching(_LABEL_PREFIX, "the start of a task label, e.g. 'train-teacher-model'"),
         Optional("wandb-publication", default=False): bool,
         Required("taskcluster"): {
             Optional("split-chunks", default=1): _integer(1, 1000),
@@ -347,7 +362,6 @@ def _normalise_model_keys(models, path, hints):
     return canonical
 
 
-_TASK_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
 URL_KEYS = ("url", "urls", "task-id", "task-ids")
 
 
@@ -501,6 +515,10 @@ def _check_rules(config):
     experiment = config["experiment"]
     if experiment["src"] == experiment["trg"]:
         raise ConfigError(["experiment", "trg"], "must differ from experiment.src", experiment["trg"], True)
+    if experiment["archive-corpora"] and not config["taskcluster"].get("upload-bucket"):
+        raise ConfigError(
+            ["experiment", "archive-corpora"], "needs taskcluster.upload-bucket, the bucket to archive the corpora to"
+        )
     continuation = config.get("continuation", {})
     ensemble = experiment["teacher-ensemble"]
     for name, model in continuation.get("models", {}).items():
