@@ -1,4 +1,4 @@
-"""The docs stay true: the interface table, the README commands and CI."""
+"""The docs stay true: the interface table, the config reference, the README commands and CI."""
 
 import re
 
@@ -6,13 +6,32 @@ import pytest
 
 from conftest import ROOT
 
-from translations_taskgraph import interface
+from translations_taskgraph import config_reference, interface
+from translations_taskgraph.training_config import TRAINING_CONFIG_SCHEMA
 
 
 def test_interface_table_is_up_to_date():
     assert (ROOT / "docs" / "pipeline-interface.md").read_text() == interface.render(), (
         "regenerate with: python -m translations_taskgraph.interface > docs/pipeline-interface.md"
     )
+
+
+def test_config_reference_is_up_to_date():
+    assert (ROOT / "docs" / "training-config.md").read_text() == config_reference.render(), (
+        "regenerate with: python -m translations_taskgraph.config_reference > docs/training-config.md"
+    )
+
+
+def test_every_schema_key_is_described_and_documented():
+    reference = config_reference.render()
+    for segments, marker, _value in config_reference._rows(TRAINING_CONFIG_SCHEMA.schema, []):
+        if not segments[-1].startswith("<"):
+            assert getattr(marker, "description", None), ".".join(segments)
+        assert f"| `{'.'.join(segments)}` |" in reference
+    # The rows say which stage gets a value, as which flag, straight from the kinds.
+    assert "| `experiment.spm-vocab-split` | no | true or false | `false` |" in reference
+    assert "build-vocab: `--split-vocab`" in reference
+    assert "| `continuation.models.{teacher,backwards,student}.mode` | yes | one of: use, continue, init |" in reference
 
 
 def test_readme_opens_with_two_commands_and_ci_runs_the_test_one():

@@ -142,10 +142,6 @@ _url.json_schema = {"type": "string", "pattern": "^(https?|gs)://\\S+$"}
 
 # --------------------------------------------------------------------------------------------
 # The schema. Keys follow the public pipeline's training config so its configs work unchanged.
-_thresholds = {
-    Required("default-threshold"): Any(float, int),
-    Optional("dataset-thresholds"): {str: Any(float, int)},
-}
 def _integer(minimum, maximum=None):
     """An int in range; YAML booleans are not numbers here (voluptuous' int accepts them)."""
 
@@ -158,114 +154,180 @@ def _integer(minimum, maximum=None):
         return value
 
     validator.json_schema = {"type": "integer", "minimum": minimum}
+    validator.expected = f"an integer of at least {minimum}"
     if maximum is not None:
         validator.json_schema["maximum"] = maximum
+        validator.expected = f"an integer from {minimum} to {maximum}"
     return validator
 
 
 _MARIAN_OPTION = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-_mono_max = {Required("total"): _integer(1), Required("per-dataset"): _integer(1)}
 _marian_args = {_matching(_MARIAN_OPTION, "a Marian option name without dashes, e.g. 'after'"): Any(str, int, float)}
 
+# Every key carries its description: docs/training-config.md is generated from this schema
+# (`python -m translations_taskgraph.config_reference`), so the reference cannot drift from it.
+def _req(key, description):
+    return Required(key, description=description)
+
+
+def _opt(key, description, **kwargs):
+    return Optional(key, description=description, **kwargs)
+
+
+_PINS = {str: _matching(_SHA256, "a 64-character lowercase hex sha256")}
+_PINS_TEXT = "sha256 pins keyed by published artifact name, checked by the download task"
+
 MODEL_SCHEMA = {
-    Required("urls"): All([_url], Length(min=1)),
-    Required("mode"): _one_of(MODES),
-    Optional("type", default="default"): _one_of(MODEL_TYPES),
-    # sha256 pins, per published artifact name.
-    Optional("sha256"): {str: _matching(_SHA256, "a 64-character lowercase hex sha256")},
-    # Resume traps, mapped to Marian's own options (continue mode only).
-    Optional("reset-stalled"): bool,
-    Optional("restore-corpus"): bool,
+    _req("urls", "where the model's files are (`url` for one; `task-id`/`task-ids` for Taskcluster tasks)"): All(
+        [_url], Length(min=1)
+    ),
+    _req("mode", "`use` the model as is, `continue` its training, or `init` a new training from it"): _one_of(MODES),
+    _opt("type", "the model format: Marian `.npz`", default="default"): _one_of(MODEL_TYPES),
+    _opt("sha256", _PINS_TEXT): _PINS,
+    _opt("reset-stalled", "continue only: reset early stopping's stalled counter (`--valid-reset-stalled`)"): bool,
+    _opt("restore-corpus", "continue only: `false` drops the saved corpus position (`--no-restore-corpus`)"): bool,
 }
 
 CORPUS_SCHEMA = {
-    Required("src"): _url,
-    Required("trg"): _url,
-    Optional("tok-src"): _url,
-    Optional("tok-trg"): _url,
-    Optional("alignments"): _url,
-    Optional("sha256"): {str: _matching(_SHA256, "a 64-character lowercase hex sha256")},
+    _req("src", "the source side (`.zst`)"): _url,
+    _req("trg", "the target side (`.zst`)"): _url,
+    _opt("tok-src", "the ICU-tokenized source side; with tok-trg and alignments, or none of them"): _url,
+    _opt("tok-trg", "the ICU-tokenized target side"): _url,
+    _opt("alignments", "the word alignments of the tokenized sides; replaces the corpus's alignment step"): _url,
+    _opt("sha256", _PINS_TEXT): _PINS,
 }
 
 CONTINUATION_SCHEMA = {
-    Optional("models"): {Optional(name): MODEL_SCHEMA for name in MODEL_NAMES},
-    Optional("vocab"): {
-        Required("src"): _url,
-        Required("trg"): _url,
-        Optional("sha256"): {str: _matching(_SHA256, "a 64-character lowercase hex sha256")},
+    _opt("models", "pretrained models, by model (aliases: see docs/continuation.md)"): {
+        _opt(name, "a pretrained model"): MODEL_SCHEMA for name in MODEL_NAMES
     },
-    Optional("corpora"): {Optional(name): CORPUS_SCHEMA for name in CORPUS_NAMES},
+    _opt("vocab", "an existing vocab: replaces build-vocab"): {
+        _req("src", "the source-language SentencePiece model"): _url,
+        _req("trg", "the target-language SentencePiece model (the same URL twice for a joint vocab)"): _url,
+        _opt("sha256", _PINS_TEXT): _PINS,
+    },
+    _opt("corpora", "existing corpora: replace the stages that would produce them"): {
+        _opt(name, "an existing corpus"): CORPUS_SCHEMA for name in CORPUS_NAMES
+    },
 }
+
+_DATASET_LIST = [_matching(_DATASET, "a dataset name such as 'opus_ada83/v1'")]
+_DATASET_TEXT = {
+    "train": "parallel training datasets, each imported, cleaned and filtered, then merged",
+    "devtest": "validation datasets, merged into the devset every training uses",
+    "test": "evaluation datasets: one evaluate task per dataset and model",
+    "mono-src": "source-language monolingual datasets, translated by the teachers for distillation",
+    "mono-trg": "target-language monolingual datasets, back-translated for teacher training",
+}
+_MARIAN_TEXT = {
+    "training-backward": "Marian options for training the backwards model",
+    "training-teacher": "Marian options for training the teachers",
+    "training-student": "Marian options for training the student",
+    "training-student-finetuned": "Marian options for fine-tuning the student",
+    "decoding-backward": "Marian options for back-translating with the backwards model",
+    "decoding-teacher": "Marian options for translating with the teacher ensemble",
+}
+_THRESHOLDS_TEXT = "per-dataset thresholds, keyed by dataset name or file stem (`opus_ada83_v1`)"
+
+
+def _thresholds(what):
+    return {
+        _req("default-threshold", f"the {what} threshold of datasets not listed below"): Any(float, int),
+        _opt("dataset-thresholds", _THRESHOLDS_TEXT): {str: Any(float, int)},
+    }
+
+
+def _mono_max(side):
+    return {
+        _req("total", f"at most this many {side} sentences in all"): _integer(1),
+        _req("per-dataset", f"at most this many {side} sentences from one dataset"): _integer(1),
+    }
+
+
+def _per_side(validator, what):
+    return {_req("mono-src", f"{what} for mono-src"): validator, _req("mono-trg", f"{what} for mono-trg"): validator}
+
 
 TRAINING_CONFIG_SCHEMA = Schema(
     {
-        Required("experiment"): {
-            Required("name"): All(str, Length(min=1)),
-            Required("src"): _matching(_LOCALE, "a locale code such as 'ru' or 'zh_hant'"),
-            Required("trg"): _matching(_LOCALE, "a locale code such as 'ru' or 'zh_hant'"),
-            Required("teacher-ensemble"): _integer(1, 16),
-            Optional("teacher-mode", default="two-stage"): _one_of(("one-stage", "two-stage")),
-            Optional("teacher-decoder", default="marian"): _one_of(TEACHER_DECODERS),
-            Optional("student-model", default="tiny"): _one_of(STUDENT_MODELS),
-            Optional("corpus-max-sentences"): _integer(1),
-            Optional("dev-max-sentences"): _integer(1),
-            # Publish the word-aligned corpora (the ones `continuation.corpora` can reuse) to
-            # `taskcluster.upload-bucket` from the alignment steps.
-            Optional("archive-corpora", default=False): bool,
-            Required("mono-max-sentences-src"): _mono_max,
-            Required("mono-max-sentences-trg"): _mono_max,
-            Required("spm-sample-size"): _integer(1),
-            Optional("spm-vocab-size"): _integer(1),
-            Optional("spm-vocab-split", default=False): bool,
-            Optional("spm-norm-rule"): _matching(_NORM_RULE, "a SentencePiece normalization rule such as 'nmt_nfkc'"),
-            Required("best-model"): _one_of(BEST_MODEL_METRICS),
-            Optional("use-opuscleaner", default="false"): Any("true", "false", bool),
-            Optional("opuscleaner-mode", default="defaults"): _one_of(("custom", "defaults")),
-            Required("bicleaner"): _thresholds,
-            Optional("monocleaner"): {
-                Required("mono-src"): _thresholds,
-                Required("mono-trg"): _thresholds,
+        _req("experiment", "what to train"): {
+            _req("name", "the experiment name (Weights & Biases, exports)"): All(str, Length(min=1)),
+            _req("src", "the source locale"): _matching(_LOCALE, "a locale code such as 'ru' or 'zh_hant'"),
+            _req("trg", "the target locale"): _matching(_LOCALE, "a locale code such as 'ru' or 'zh_hant'"),
+            _req("teacher-ensemble", "how many teachers to train (one task per member)"): _integer(1, 16),
+            _opt("teacher-mode", "teacher training in one stage or two", default="two-stage"): _one_of(
+                ("one-stage", "two-stage")
+            ),
+            _opt("teacher-decoder", "the decoder the teachers translate with", default="marian"): _one_of(
+                TEACHER_DECODERS
+            ),
+            _opt("student-model", "the student architecture", default="tiny"): _one_of(STUDENT_MODELS),
+            _opt("corpus-max-sentences", "at most this many sentences in the merged parallel corpus"): _integer(1),
+            _opt("dev-max-sentences", "at most this many sentences in the merged devset"): _integer(1),
+            _opt(
+                "archive-corpora",
+                "publish the word-aligned corpora (what `continuation.corpora` can reuse) to "
+                "`taskcluster.upload-bucket` from the alignment steps",
+                default=False,
+            ): bool,
+            _req("mono-max-sentences-src", "limits on the source monolingual data"): _mono_max("mono-src"),
+            _req("mono-max-sentences-trg", "limits on the target monolingual data"): _mono_max("mono-trg"),
+            _req("spm-sample-size", "how many sentences SentencePiece trains the vocab on"): _integer(1),
+            _opt("spm-vocab-size", "the vocab size"): _integer(1),
+            _opt("spm-vocab-split", "separate source and target vocabs instead of a joint one", default=False): bool,
+            _opt("spm-norm-rule", "the SentencePiece normalization rule"): _matching(
+                _NORM_RULE, "a SentencePiece normalization rule such as 'nmt_nfkc'"
+            ),
+            _req("best-model", "the validation metric that picks the best checkpoint"): _one_of(BEST_MODEL_METRICS),
+            _opt("use-opuscleaner", "clean parallel data with OpusCleaner", default="false"): Any(
+                "true", "false", bool
+            ),
+            _opt("opuscleaner-mode", "per-dataset OpusCleaner configs or the defaults", default="defaults"): _one_of(
+                ("custom", "defaults")
+            ),
+            _req("bicleaner", "Bicleaner AI filtering of the parallel datasets"): _thresholds("Bicleaner AI"),
+            _opt("monocleaner", "Monocleaner filtering of the monolingual datasets"): {
+                _req("mono-src", "for mono-src datasets"): _thresholds("fluency"),
+                _req("mono-trg", "for mono-trg datasets"): _thresholds("fluency"),
             },
-            Optional("min-fluency-threshold"): {
-                Required("mono-src"): Any(float, int),
-                Required("mono-trg"): Any(float, int),
-            },
-            Optional("hplt-min-doc-score"): {
-                Required("mono-src"): Any(float, int),
-                Required("mono-trg"): Any(float, int),
-            },
+            _opt("min-fluency-threshold", "minimum fluency score of monolingual sentences"): _per_side(
+                Any(float, int), "the minimum"
+            ),
+            _opt("hplt-min-doc-score", "minimum HPLT document score of monolingual sentences"): _per_side(
+                Any(float, int), "the minimum"
+            ),
         },
-        Required("marian-args"): {
-            Optional(key): _marian_args
-            for key in (
-                "training-backward",
-                "training-teacher",
-                "training-student",
-                "training-student-finetuned",
-                "decoding-backward",
-                "decoding-teacher",
-            )
+        _req("marian-args", "extra Marian options per step, `option: value` without dashes"): {
+            _opt(key, text): _marian_args for key, text in _MARIAN_TEXT.items()
         },
-        Required("datasets"): {
-            Required(category): [_matching(_DATASET, "a dataset name such as 'opus_ada83/v1'")]
-            for category in DATASET_CATEGORIES
+        _req("datasets", "the datasets, by category; a list replaces the default's list"): {
+            _req(category, _DATASET_TEXT[category]): _DATASET_LIST for category in DATASET_CATEGORIES
         },
-        Required("target-stage"): All(str, Length(min=1)),
-        # Reuse the completed tasks of earlier task groups (applied by the decision task and the
-        # `train` action, see reuse.py); later groups win. Tasks whose label starts with
-        # `start-task-prefix`, and everything downstream of them, run again.
-        Optional("previous-group-ids"): [_matching(_TASK_ID, "a Taskcluster task group id (22 characters)")],
-        Optional("start-task-prefix"): _matching(_LABEL_PREFIX, "the start of a task label, e.g. 'train-teacher-model'"),
-        Optional("wandb-publication", default=False): bool,
-        Required("taskcluster"): {
-            Optional("split-chunks", default=1): _integer(1, 1000),
-            Optional("upload-bucket"): str,
-            Required("worker-classes"): {
-                Required("default"): _one_of(WORKER_CLASSES),
+        _req("target-stage", "the stage whose tasks are the targets (`all-pipeline`: everything)"): All(
+            str, Length(min=1)
+        ),
+        _opt(
+            "previous-group-ids",
+            "reuse the completed tasks of these task groups (later groups win); applied by the "
+            "decision task and the `train` action, never by local generation",
+        ): [_matching(_TASK_ID, "a Taskcluster task group id (22 characters)")],
+        _opt(
+            "start-task-prefix",
+            "with previous-group-ids: run the tasks whose label starts with this again, and "
+            "everything downstream of them",
+        ): _matching(_LABEL_PREFIX, "the start of a task label, e.g. 'train-teacher-model'"),
+        _opt("wandb-publication", "publish training metrics to Weights & Biases", default=False): bool,
+        _req("taskcluster", "how the graph runs on Taskcluster"): {
+            _opt("split-chunks", "how many chunks the translation steps split their input into", default=1): _integer(
+                1, 1000
+            ),
+            _opt("upload-bucket", "the bucket exports (and archived corpora) are uploaded to"): str,
+            _req("worker-classes", "the worker class per kind (`default` for the rest)"): {
+                _req("default", "the worker class of kinds not listed"): _one_of(WORKER_CLASSES),
                 str: _one_of(WORKER_CLASSES),
             },
         },
-        Optional("continuation"): CONTINUATION_SCHEMA,
+        _opt("continuation", "reuse pretrained models, a vocab and corpora (docs/continuation.md)"): CONTINUATION_SCHEMA,
     }
 )
 
