@@ -412,3 +412,11 @@ def test_decision_parameters_reuse_previous_groups(monkeypatch):
     }
     assert parameters["training_config"]["previous-group-ids"] == [GROUP_2]
     assert parameters["training_config"]["experiment"]["src"] == "ru"  # merged over the default
+
+
+def test_action_schema_carries_the_schema_descriptions():
+    schema = training_config_json_schema(partial=True)
+    mode = schema["properties"]["continuation"]["properties"]["models"]["properties"]["teacher"]["properties"]["mode"]
+    assert mode["enum"] == ["use", "continue", "init"]
+    assert "continue" in mode["description"]
+    assert schema["properties"]["previous-group-ids"]["description"].startswith("reuse the completed tasks")

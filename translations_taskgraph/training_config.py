@@ -679,6 +679,8 @@ def _to_json_schema(node, partial=False):
             name = getattr(key, "schema", key)
             if isinstance(name, str):
                 properties[name] = _to_json_schema(value, partial)
+                if getattr(key, "description", None):
+                    properties[name]["description"] = key.description
                 if isinstance(key, Required) and not partial:
                     required.append(name)
             else:
