@@ -329,7 +329,7 @@ def test_later_groups_win_and_start_task_prefix_reruns_everything_downstream():
     from conftest import plan
 
     config = {"previous-group-ids": [GROUP_1, GROUP_2]}
-    reused = existing_tasks(config, plan(config), FakeQueue(_groups()))
+    reused = existing_tasks(plan(config), FakeQueue(_groups()))
     assert reused["build-vocab-ru-en"] == "vocab2vocab2vocab2voca"
     assert reused["train-teacher-model-ru-en-1"] == "teacher2teacher2teache"
 
@@ -340,7 +340,7 @@ def test_later_groups_win_and_start_task_prefix_reruns_everything_downstream():
     assert {"backtranslations-train-backwards-model-ru-en", "corpus-align-backtranslations-ru-en",
             "train-teacher-model-ru-en-1", "export-ru-en"} <= rerun
     assert "build-vocab-ru-en" not in rerun and "corpus-merge-parallel-ru-en" not in rerun
-    reused = existing_tasks(config, pipeline, FakeQueue(_groups()))
+    reused = existing_tasks(pipeline, FakeQueue(_groups()))
     assert reused == {
         "build-vocab-ru-en": "vocab2vocab2vocab2voca",
         "corpus-merge-devset-ru-en": "devset1devset1devset1d",
@@ -354,7 +354,7 @@ def test_no_previous_groups_asks_nothing():
     from conftest import plan
 
     queue = FakeQueue({})
-    assert existing_tasks({"start-task-prefix": "build-vocab"}, plan({}), queue) == {}
+    assert existing_tasks(plan({"start-task-prefix": "build-vocab"}), queue) == {}
     assert queue.calls == []
 
 

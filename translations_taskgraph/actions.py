@@ -50,7 +50,7 @@ def train_action(parameters, graph_config, input, task_group_id, task_id):
 
     parameters = dict(parameters)
     parameters["training_config"] = training_config
-    parameters["existing_tasks"] = existing_tasks(plan.config, plan)
+    parameters["existing_tasks"] = existing_tasks(plan)
     parameters["target_tasks_method"] = TARGET_TASKS_METHOD
     parameters["optimize_target_tasks"] = True
     parameters["tasks_for"] = "action"

@@ -14,6 +14,8 @@ from typing import Optional
 from taskgraph.parameters import extend_parameters_schema
 from taskgraph.util.schema import Schema
 
+from .pipeline import build_plan
+from .reuse import existing_tasks
 from .training_config import TOP_LEVEL_KEYS, ConfigError, default_training_config
 
 # Used when the checkout has no remote taskgraph can link task sources to (none, a local path...).
@@ -87,13 +89,10 @@ def training_config_parameter(params):
 def get_decision_parameters(graph_config, parameters):
     """Decision task: record the merged, validated training config in parameters.yml, and reuse
     the completed tasks of `previous-group-ids` (see reuse.py)."""
-    from .pipeline import build_plan  # noqa: PLC0415 (the pipeline imports this module's users)
-    from .reuse import existing_tasks  # noqa: PLC0415
-
     plan = build_plan(parameters.get("training_config") or {}, os.path.join(graph_config.root_dir, "kinds"))
     parameters["training_config"] = copy.deepcopy(plan.config)
     if plan.config.get("previous-group-ids"):
-        parameters["existing_tasks"] = existing_tasks(plan.config, plan)
+        parameters["existing_tasks"] = existing_tasks(plan)
 
 
 def register():

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from taskgraph.util.yaml import load_yaml
 
+from .reuse import check_start_task_prefix
 from .training_config import DATASET_CATEGORIES, ConfigError, deep_merge, load_training_config
 
 logger = logging.getLogger(__name__)
@@ -444,7 +445,6 @@ def build_plan(raw_config, kinds_dir):
 @functools.lru_cache(maxsize=8)
 def _build_plan(raw_json, kinds_dir):
     from .continuation import apply_continuation  # noqa: PLC0415 (the rules import this module)
-    from .reuse import check_start_task_prefix  # noqa: PLC0415
 
     config = load_training_config(json.loads(raw_json))
     templates = load_templates(kinds_dir)

@@ -50,14 +50,14 @@ def downstream_of(plan, prefix):
     return rerun
 
 
-def existing_tasks(training_config, plan, queue=None):
-    """The `existing_tasks` parameter for a (validated) training config and its plan."""
+def existing_tasks(plan, queue=None):
+    """The `existing_tasks` parameter for the plan of a training config."""
     existing = {}
-    for group_id in training_config.get("previous-group-ids") or []:
+    for group_id in plan.config.get("previous-group-ids") or []:
         found = completed_tasks(group_id, queue)
         logger.info(f"reusing {len(found)} completed tasks of task group {group_id}")
         existing.update(found)
-    prefix = training_config.get("start-task-prefix")
+    prefix = plan.config.get("start-task-prefix")
     if prefix and existing:
         rerun = downstream_of(plan, prefix)
         logger.info(f"running again {len(rerun)} tasks from {prefix!r} on")
