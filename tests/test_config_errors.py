@@ -44,6 +44,55 @@ def _corpus(name="parallel", **corpus):
 # (id, config, key path, fragments the message must contain)
 BAD_CONFIGS = [
     (
+        "legacy-block-error-names-the-legacy-key",
+        {"pretrained-models": {"train-teacher": {"urls": [T], "mode": "use", "type": "opusmt"}}},
+        "pretrained-models.train-teacher.type",
+        ["expected one of: default", "'opusmt'"],
+    ),
+    (
+        "legacy-block-under-experiment-error-names-it",
+        {"experiment": {"pretrained-models": {"train-backwards": {"urls": [B], "mode": "resume"}}}},
+        "experiment.pretrained-models.train-backwards.mode",
+        ["expected one of: use, continue, init", "'resume'"],
+    ),
+    (
+        "alias-error-names-the-alias-as-written",
+        {"continuation": {"models": {"teachers": {"urls": [T, "ftp://example.com/t2"], "mode": "use"}}}},
+        "continuation.models.teachers.urls.1",
+        [URL_EXPECTATION, "'ftp://example.com/t2'"],
+    ),
+    (
+        "rule-error-names-the-url-key-as-written",
+        {"experiment": {"teacher-ensemble": 3},
+         "continuation": {"models": {"train-teacher": {"urls": [T, T], "mode": "continue"}}}},
+        "continuation.models.train-teacher.urls",
+        ["experiment.teacher-ensemble=3", "got 2 URLs"],
+    ),
+    (
+        "empty-url-list",
+        {"continuation": {"models": {"teacher": {"urls": [], "mode": "use"}}}},
+        "continuation.models.teacher.urls",
+        ["must not be empty", "(got [])"],
+    ),
+    (
+        "marian-option-with-dashes-names-the-key",
+        {"marian-args": {"training-teacher": {"--after": "10u"}}},
+        "marian-args.training-teacher.--after",
+        ["a Marian option name without dashes", "(got '--after')"],
+    ),
+    (
+        "threshold-not-a-number",
+        {"experiment": {"bicleaner": {"default-threshold": "high"}}},
+        "experiment.bicleaner.default-threshold",
+        ["expected a number", "(got 'high')"],
+    ),
+    (
+        "ensemble-size-not-an-integer",
+        {"experiment": {"teacher-ensemble": "two"}},
+        "experiment.teacher-ensemble",
+        ["expected an integer from 1 to 16", "(got 'two')"],
+    ),
+    (
         "unknown-student-model",
         {"experiment": {"student-model": "huge"}},
         "experiment.student-model",
@@ -386,7 +435,7 @@ BAD_CONFIGS = [
         "marian-arg-list",
         {"marian-args": {"training-teacher": {"after": ["10e"]}}},
         "marian-args.training-teacher.after",
-        ["expected str"],
+        ["expected a string, a number, or true/false for a switch", "(got ['10e'])"],
     ),
 ]
 

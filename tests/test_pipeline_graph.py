@@ -324,3 +324,13 @@ def test_newer_public_pipeline_keys_reach_commands():
     assert "--archive-to-bucket" not in command(default, "corpus-align-parallel-ru-en")
     assert "--max-sentences" not in command(default, "corpus-merge-devset-ru-en")
     assert "--norm-rule" not in command(default, "build-vocab-ru-en")
+
+
+def test_marian_switches():
+    graph = generate({"marian-args": {"training-teacher": {"sync-sgd": True, "overwrite": False, "after": "2e"}}})
+    marian = command(graph, "train-teacher-model-ru-en-1")
+    marian = marian[marian.index("--") :]
+    after_switch = marian[marian.index("--sync-sgd") + 1 :]
+    assert not after_switch or after_switch[0].startswith("--")  # a bare switch, no value
+    assert "--overwrite" not in marian
+    assert flag(marian, "--after") == "2e"

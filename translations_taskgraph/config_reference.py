@@ -52,14 +52,7 @@ def describe(node):
         inner = describe(node.validators[0])
         return f"a non-empty {inner[2:]}" if inner.startswith("a ") else inner
     if isinstance(node, Any):
-        kinds = [describe(v) for v in node.validators]
-        if kinds in (["a float", "an int"], ["a string", "an int", "a float"]):
-            return "a number" if len(kinds) == 2 else "a string or a number"
-        return " or ".join(kinds)
-    if node is float:
-        return "a float"
-    if node is int:
-        return "an int"
+        return " or ".join(describe(v) for v in node.validators)
     if isinstance(node, list):
         return f"a list of {_plural(describe(node[0]))}"
     if isinstance(node, dict):

@@ -142,15 +142,25 @@ _url.json_schema = {"type": "string", "pattern": "^(https?|gs)://\\S+$"}
 
 # --------------------------------------------------------------------------------------------
 # The schema. Keys follow the public pipeline's training config so its configs work unchanged.
+def _number(value):
+    """An int or a float; YAML booleans are not numbers here."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise Invalid("expected a number")
+    return value
+
+
+_number.expected = "a number"
+_number.json_schema = {"type": "number"}
+
+
 def _integer(minimum, maximum=None):
     """An int in range; YAML booleans are not numbers here (voluptuous' int accepts them)."""
 
     def validator(value):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise Invalid("expected an integer")
-        if value < minimum or (maximum is not None and value > maximum):
-            bounds = f"from {minimum} to {maximum}" if maximum is not None else f"of at least {minimum}"
-            raise Invalid(f"expected an integer {bounds}")
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum or (
+            maximum is not None and value > maximum
+        ):
+            raise Invalid(f"expected {validator.expected}")
         return value
 
     validator.json_schema = {"type": "integer", "minimum": minimum}
@@ -162,7 +172,16 @@ def _integer(minimum, maximum=None):
 
 
 _MARIAN_OPTION = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-_marian_args = {_matching(_MARIAN_OPTION, "a Marian option name without dashes, e.g. 'after'"): Any(str, int, float)}
+def _marian_value(value):
+    # A boolean is a Marian switch: true passes the bare option, false leaves it out.
+    if not isinstance(value, (str, int, float, bool)):
+        raise Invalid(f"expected {_marian_value.expected}")
+    return value
+
+
+_marian_value.expected = "a string, a number, or true/false for a switch"
+_marian_value.json_schema = {"type": ["string", "number", "boolean"]}
+_marian_args = {_matching(_MARIAN_OPTION, "a Marian option name without dashes, e.g. 'after'"): _marian_value}
 
 # Every key carries its description: docs/training-config.md is generated from this schema
 # (`python -m translations_taskgraph.config_reference`), so the reference cannot drift from it.
@@ -232,8 +251,8 @@ _THRESHOLDS_TEXT = "per-dataset thresholds, keyed by dataset name or file stem (
 
 def _thresholds(what):
     return {
-        _req("default-threshold", f"the {what} threshold of datasets not listed below"): Any(float, int),
-        _opt("dataset-thresholds", _THRESHOLDS_TEXT): {str: Any(float, int)},
+        _req("default-threshold", f"the {what} threshold of datasets not listed below"): _number,
+        _opt("dataset-thresholds", _THRESHOLDS_TEXT): {str: _number},
     }
 
 
@@ -291,10 +310,10 @@ TRAINING_CONFIG_SCHEMA = Schema(
                 _req("mono-trg", "for mono-trg datasets"): _thresholds("fluency"),
             },
             _opt("min-fluency-threshold", "minimum fluency score of monolingual sentences"): _per_side(
-                Any(float, int), "the minimum"
+                _number, "the minimum"
             ),
             _opt("hplt-min-doc-score", "minimum HPLT document score of monolingual sentences"): _per_side(
-                Any(float, int), "the minimum"
+                _number, "the minimum"
             ),
         },
         _req("marian-args", "extra Marian options per step, `option: value` without dashes"): {
@@ -375,6 +394,11 @@ class ConfigError(SchemaValidationError):
             text += f" (got {value!r})"
         super().__init__(text)
         self.path = tuple(path)
+        self.parts = (message, value, has_value)
+
+    def at(self, path):
+        """The same error, reported at another key path (where the user wrote the key)."""
+        return ConfigError(path, *self.parts)
 
     def logged(self):
         """Log the message and return the error: taskgraph's CLI prints no traceback for a
@@ -385,13 +409,14 @@ class ConfigError(SchemaValidationError):
     def __reduce__(self):
         # taskgraph loads kinds in forked children and pickles their exceptions back; without this
         # the error arrives as a generic Exception and the CLI prints a traceback.
-        return (_rebuild_config_error, (self.args[0], self.path))
+        return (_rebuild_config_error, (self.args[0], self.path, self.parts))
 
 
-def _rebuild_config_error(text, path):
+def _rebuild_config_error(text, path, parts):
     error = ConfigError.__new__(ConfigError)
     SchemaValidationError.__init__(error, text)
     error.path = tuple(path)
+    error.parts = parts
     return error
 
 
@@ -400,8 +425,12 @@ def _suggest(key, valid):
     return f"; did you mean {match[0]!r}?" if match else ""
 
 
-def _normalise_model_keys(models, path, hints):
-    """Map every model spelling onto its canonical key (teacher, backwards, student)."""
+def _normalise_model_keys(models, path, hints, written):
+    """Map every model spelling onto its canonical key (teacher, backwards, student).
+
+    `written` records, per canonical model path, the path and URL key the user wrote, so later
+    errors name the key as written (`pretrained-models.train-teacher.type`, `....url`).
+    """
     if not isinstance(models, dict):
         raise ConfigError(path, "expected a mapping of model names to model settings", models, True)
     canonical = {}
@@ -421,6 +450,8 @@ def _normalise_model_keys(models, path, hints):
             hints.append(f"{'.'.join(path + [key])}: read as {'.'.join(path + [name])}")
         canonical[name] = _normalise_model(value, path + [key])
         spelled[name] = key
+        url_key = next(k for k in URL_KEYS if k in value)
+        written[("continuation", "models", name)] = (path + [key], url_key)
     return canonical
 
 
@@ -470,7 +501,21 @@ def _normalise_model(model, path):
     return model
 
 
-def _normalise_continuation(config, hints, warnings):
+def _written_path(path, written):
+    """`path` of the normalised config, as the user wrote it."""
+    path = list(path)
+    origin = written.get(tuple(path[:3]))
+    if origin is None:
+        return path
+    prefix, url_key = origin
+    rest = path[3:]
+    if rest and rest[0] == "urls" and url_key != "urls":
+        # `url`/`task-id` hold one value where `urls` holds a list: drop the index.
+        rest = [url_key] + (rest[2:] if url_key in ("url", "task-id") else rest[1:])
+    return prefix + rest
+
+
+def _normalise_continuation(config, hints, warnings, written):
     """Canonical spellings, `url` -> `urls`, and the legacy `pretrained-models` block."""
     continuation = config.get("continuation")
     if continuation is not None and not isinstance(continuation, dict):
@@ -478,7 +523,7 @@ def _normalise_continuation(config, hints, warnings):
     continuation = dict(continuation or {})
     models = continuation.get("models")
     if models is not None:
-        continuation["models"] = _normalise_model_keys(models, ["continuation", "models"], hints)
+        continuation["models"] = _normalise_model_keys(models, ["continuation", "models"], hints, written)
 
     legacy_blocks = []
     if "pretrained-models" in config:
@@ -494,7 +539,7 @@ def _normalise_continuation(config, hints, warnings):
         warnings.append(
             f"{'.'.join(path)} is deprecated; write it as continuation.models (same url/urls, mode, type)"
         )
-        legacy = _normalise_model_keys(block, path, hints=[])
+        legacy = _normalise_model_keys(block, path, [], written)
         merged = dict(continuation.get("models") or {})
         for name, model in legacy.items():
             if name in merged:
@@ -523,11 +568,30 @@ def _error_from_voluptuous(error, data):
         accepted = f"; accepted keys: {', '.join(schema_keys)}" if schema_keys else ""
         return ConfigError(path, f"unknown key{hint}{accepted}")
     value, found = _lookup(data, error.path)
+    if _bad_key(error.path):
+        # The key itself failed its validator (e.g. a Marian option written with dashes).
+        return ConfigError(path, message, error.path[-1], True)
+    if message.startswith("length of value must be at least"):
+        return ConfigError(path, "must not be empty", value, found)
     if message.startswith("required key not provided"):
         return ConfigError(path, "required key is missing" + _expected_at(error.path))
     if message.startswith("expected") and "expected" in message and found:
         return ConfigError(path, message, value, True)
     return ConfigError(path, message, value, found)
+
+
+def _bad_key(path):
+    """Whether the last key of `path` is rejected by the key validator of its mapping."""
+    node = _schema_node_at(path[:-1]) if path else None
+    if not isinstance(node, dict) or not isinstance(path[-1], str):
+        return False
+    for key in node:
+        if callable(key) and not isinstance(key, type) and not hasattr(key, "schema"):
+            try:
+                key(path[-1])
+            except Invalid:
+                return True
+    return False
 
 
 def _lookup(data, path):
@@ -625,14 +689,20 @@ def _load(raw_json, log):
     if not isinstance(raw, dict):
         raise ConfigError([], "expected a mapping", raw, True)
     config = deep_merge(default_training_config(), raw)
-    hints, warnings = [], []
-    config = _normalise_continuation(config, hints, warnings)
+    hints, warnings, written = [], [], {}
+    config = _normalise_continuation(config, hints, warnings, written)
     try:
-        config = TRAINING_CONFIG_SCHEMA(config)
-    except MultipleInvalid as e:
-        first = sorted(e.errors, key=lambda err: [str(p) for p in err.path])[0]
-        raise _error_from_voluptuous(first, config) from None
-    _check_rules(config)
+        try:
+            config = TRAINING_CONFIG_SCHEMA(config)
+        except MultipleInvalid as e:
+            first = sorted(e.errors, key=lambda err: [str(p) for p in err.path])[0]
+            raise _error_from_voluptuous(first, config) from None
+        _check_rules(config)
+    except ConfigError as error:
+        path = _written_path(error.path, written)
+        if path != list(error.path):
+            raise error.at(path) from None
+        raise
     if log:
         for hint in hints:
             logger.info(f"training_config hint: {hint}")

@@ -85,7 +85,8 @@ def render_command(task, config):
     marian_args = []
     if template.get("marian-args"):
         for key, value in (config["marian-args"].get(template["marian-args"]) or {}).items():
-            marian_args += [f"--{key}"] + str(value).split()
+            if value is not False:
+                marian_args += [f"--{key}"] + ([] if value is True else str(value).split())
     marian_args += task.extra_marian_args
     if marian_args:
         command += ["--"] + marian_args
