@@ -24,7 +24,9 @@ HEADER = """# Training config reference
 
 The `training_config` parameter (or a parameters file holding these keys at its top level) is
 deep-merged over the embedded default, `translations_taskgraph/configs/default.yml`: mappings merge
-key by key, anything else (lists included) replaces the default's value. The result is validated
+key by key, anything else (lists included) replaces the default's value. The default is a tiny
+CI-sized run: a real run must set what it needs, since an option left out keeps the default's value
+(its `marian-args`, for instance, stop training after 50 updates). The result is validated
 against this schema; any problem stops generation with one message naming the key, the bad value
 and what is accepted. `continuation:` is explained in [continuation.md](continuation.md), the
 flags in [pipeline-interface.md](pipeline-interface.md).
