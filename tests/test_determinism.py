@@ -117,3 +117,21 @@ def test_same_output_across_hash_seeds(outputs, name):
 def test_same_output_serial_and_parallel(outputs, name):
     a, b = outputs[(name, "seed-2-serial")], outputs[(name, "seed-2-parallel")]
     assert a == b, f"{name}: serial and parallel loading differ: {first_difference(a, b)}"
+
+
+def test_dates_default_to_a_fixed_epoch_not_the_clock(monkeypatch):
+    """Without pinned dates, two previews (or both sides of `taskgraph full --diff`) still agree:
+    the dates that reach index routes default to a fixed epoch, never to the clock or the commit."""
+    import taskgraph.parameters
+    from taskgraph.parameters import Parameters
+
+    from conftest import generate
+
+    generate()  # registers the project's parameter defaults
+    seen = []
+    for clock in (1_000_000_000, 2_000_000_000):
+        monkeypatch.setattr(taskgraph.parameters.time, "time", lambda clock=clock: clock)
+        params = Parameters(strict=False, repo_root=str(ROOT))
+        seen.append((params["build_date"], params["pushdate"], params["moz_build_date"]))
+    assert seen[0] == seen[1]
+    assert seen[0] == (0, 0, "19700101000000")

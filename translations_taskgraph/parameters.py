@@ -20,6 +20,7 @@ from .training_config import TOP_LEVEL_KEYS, ConfigError, default_training_confi
 
 # Used when the checkout has no remote taskgraph can link task sources to (none, a local path...).
 FALLBACK_REPOSITORY = "https://github.com/translations-taskgraph/translations-taskgraph"
+PREVIEW_BUILD_DATE = 0
 
 TrainingConfigParameters = Schema.from_dict(
     {"training_config": Optional[dict]},
@@ -59,6 +60,13 @@ def get_defaults(repo_root=None):
     if not _git(repo_root, "rev-parse", "--verify", "-q", "HEAD"):
         # No commit to name (no git, or nothing committed yet): taskgraph's own default is "".
         defaults.update({"head_ref": "main", "head_rev": "0" * 40})
+    # taskgraph defaults these to the clock (or, were they taken from git, to the commit), and they
+    # reach every cached task's index routes, so two previews, or the two sides of a
+    # `taskgraph full --diff`, would differ in every task. Previews have no push: a fixed epoch keeps
+    # them byte-identical. The decision task sets these itself, from the push.
+    defaults.update(
+        {"build_date": PREVIEW_BUILD_DATE, "pushdate": PREVIEW_BUILD_DATE, "moz_build_date": "19700101000000"}
+    )
     return defaults
 
 

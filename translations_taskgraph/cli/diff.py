@@ -10,14 +10,11 @@ import collections
 import copy
 import difflib
 import json
-import time
 from dataclasses import dataclass
 
 from .common import load_plan, read_config
 
 _GRAPHS = {}
-# Both graphs of a diff get the same dates, so time-derived fields (index ranks) do not differ.
-_BUILD_DATE = int(time.time())
 
 
 def full_task_graph(raw, root):
@@ -30,9 +27,6 @@ def full_task_graph(raw, root):
         overrides = {
             "training_config": copy.deepcopy(raw),
             "target_tasks_method": "default",
-            "build_date": _BUILD_DATE,
-            "pushdate": _BUILD_DATE,
-            "moz_build_date": time.strftime("%Y%m%d%H%M%S", time.gmtime(_BUILD_DATE)),
         }
         generator = TaskGraphGenerator(
             root_dir=str(root), parameters=parameters_loader(None, strict=False, overrides=overrides)
