@@ -44,6 +44,31 @@ def _corpus(name="parallel", **corpus):
 # (id, config, key path, fragments the message must contain)
 BAD_CONFIGS = [
     (
+        "unknown-model-setting-lists-every-url-spelling",
+        _teacher(ulr=T),
+        "continuation.models.teacher.ulr",
+        ["unknown key; did you mean 'url'?", "accepted keys: mode, reset-stalled, restore-corpus, sha256, "
+         "task-id, task-ids, type, url, urls"],
+    ),
+    (
+        "model-url-with-query",
+        _teacher(url="https://store.example.com/teacher?X-Signature=abc"),
+        "continuation.models.teacher.url",
+        ["of a directory, without '?' or '#'", "'https://store.example.com/teacher?X-Signature=abc'"],
+    ),
+    (
+        "model-urls-entry-with-fragment",
+        {"continuation": {"models": {"backwards": {"urls": [B + "#v2"], "mode": "use"}}}},
+        "continuation.models.backwards.urls.0",
+        ["of a directory, without '?' or '#'"],
+    ),
+    (
+        "url-with-empty-host",
+        _vocab(src="https:///vocab.ru.spm", trg=T),
+        "continuation.vocab.src",
+        [URL_EXPECTATION + " with a host name", "'https:///vocab.ru.spm'"],
+    ),
+    (
         "legacy-block-error-names-the-legacy-key",
         {"pretrained-models": {"train-teacher": {"urls": [T], "mode": "use", "type": "opusmt"}}},
         "pretrained-models.train-teacher.type",
@@ -222,7 +247,7 @@ BAD_CONFIGS = [
         "url-without-host",
         _vocab(src="https://:443/vocab.ru.spm", trg=T),
         "continuation.vocab.src",
-        [URL_EXPECTATION],
+        [URL_EXPECTATION + " with a host name"],
     ),
     (
         "url-gs-without-path",
@@ -281,8 +306,8 @@ BAD_CONFIGS = [
             "pretrained-models": {"train-teacher": {"urls": [T], "mode": "continue"}},
             "continuation": {"models": {"teacher": {"url": T, "mode": "use"}}},
         },
-        "pretrained-models",
-        ["the teacher model is configured both here and in continuation.models; keep one"],
+        "pretrained-models.train-teacher",
+        ["the teacher model is configured both here and in continuation.models.teacher; keep one"],
     ),
     (
         "legacy-under-experiment-and-continuation-teacher",
@@ -290,8 +315,17 @@ BAD_CONFIGS = [
             "experiment": {"pretrained-models": {"train-teacher": {"urls": [T], "mode": "continue"}}},
             "continuation": {"models": {"teacher": {"url": T, "mode": "use"}}},
         },
-        "experiment.pretrained-models",
-        ["the teacher model is configured both here and in continuation.models"],
+        "experiment.pretrained-models.train-teacher",
+        ["the teacher model is configured both here and in continuation.models.teacher; keep one"],
+    ),
+    (
+        "both-legacy-blocks-give-the-teacher",
+        {
+            "pretrained-models": {"train-teacher": {"urls": [T], "mode": "use"}},
+            "experiment": {"pretrained-models": {"train-teacher-model": {"urls": [T], "mode": "use"}}},
+        },
+        "experiment.pretrained-models.train-teacher-model",
+        ["the teacher model is configured both here and in pretrained-models.train-teacher; keep one"],
     ),
     (
         "teacher-and-teachers",
@@ -515,6 +549,13 @@ def test_empty_dataset_list_is_fine_when_a_corpus_stands_in(category, corpus):
         "continuation": {"corpora": {corpus: {"src": f"{url}.ru.zst", "trg": f"{url}.en.zst"}}},
     }
     assert "export-ru-en" in plan(config).tasks
+
+
+def test_file_urls_may_carry_a_query_string():
+    """Vocab and corpus URLs name files (signed URLs included); only model URLs are directories."""
+    signed = "https://storage.example.com/vocab.ru.spm?X-Goog-Signature=abc&X-Goog-Expires=3600"
+    config = load_training_config(_vocab(src=signed, trg=T))
+    assert config["continuation"]["vocab"]["src"] == signed
 
 
 def test_empty_test_list_only_drops_evaluations():

@@ -110,7 +110,7 @@ def normalize_url(value):
 
     `gs://bucket/path` is rewritten to its public HTTPS form; http(s) URLs are kept as given.
     """
-    what = "an http(s):// or gs:// URL without whitespace"
+    what = "an http(s):// or gs:// URL"
     if not isinstance(value, str) or not value:
         raise Invalid(f"expected {what}")
     if any(ch.isspace() for ch in value) or any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
@@ -127,8 +127,10 @@ def normalize_url(value):
         if parts.query or parts.fragment or "?" in value or "#" in value:
             raise Invalid("expected gs://<bucket>/<path> without '?' or '#' (write the https:// URL instead)")
         return f"https://storage.googleapis.com/{parts.netloc}{parts.path}"
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if parts.scheme not in ("http", "https"):
         raise Invalid(f"expected {what}")
+    if not parts.hostname:
+        raise Invalid(f"expected {what} with a host name")
     return value
 
 
@@ -138,6 +140,19 @@ def _url(value):
 
 _url.expected = "an http(s):// or gs:// URL"
 _url.json_schema = {"type": "string", "pattern": "^(https?|gs)://\\S+$"}
+
+
+def model_url(value):
+    """A model URL: the directory its files are fetched from, by appending their names."""
+    url = normalize_url(value)
+    parts = urlsplit(url)
+    if parts.query or parts.fragment or url.endswith(("?", "#")):
+        raise Invalid(f"expected {_url.expected} of a directory, without '?' or '#' (file names are appended to it)")
+    return url
+
+
+model_url.expected = _url.expected + " (a directory: no '?' or '#')"
+model_url.json_schema = {"type": "string", "pattern": "^(https?|gs)://[^\\s?#]+$"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -198,7 +213,7 @@ _PINS_TEXT = "sha256 pins keyed by published artifact name, checked by the downl
 
 MODEL_SCHEMA = {
     _req("urls", "where the model's files are (`url` for one; `task-id`/`task-ids` for Taskcluster tasks)"): All(
-        [_url], Length(min=1)
+        [model_url], Length(min=1)
     ),
     _req("mode", "`use` the model as is, `continue` its training, or `init` a new training from it"): _one_of(MODES),
     _opt("type", "the model format: Marian `.npz`", default="default"): _one_of(MODEL_TYPES),
@@ -490,7 +505,7 @@ def _normalise_model(model, path):
         if not isinstance(value, str):
             raise ConfigError(path + ["url"], "expected a single URL string; use 'urls' for a list", value, True)
         try:
-            normalize_url(value)
+            model_url(value)
         except Invalid as error:
             raise ConfigError(path + ["url"], error.error_message, value, True) from None
         model["urls"] = [value]
@@ -539,12 +554,15 @@ def _normalise_continuation(config, hints, warnings, written):
         warnings.append(
             f"{'.'.join(path)} is deprecated; write it as continuation.models (same url/urls, mode, type)"
         )
+        earlier = dict(written)
         legacy = _normalise_model_keys(block, path, [], written)
         merged = dict(continuation.get("models") or {})
         for name, model in legacy.items():
             if name in merged:
+                key = ("continuation", "models", name)
                 raise ConfigError(
-                    path, f"the {name} model is configured both here and in continuation.models; keep one"
+                    written[key][0],
+                    f"the {name} model is configured both here and in {'.'.join(earlier[key][0])}; keep one",
                 )
             merged[name] = model
         continuation["models"] = merged
@@ -623,7 +641,10 @@ def _schema_keys_at(path):
     node = _schema_node_at(path)
     if not isinstance(node, dict):
         return []
-    return sorted(str(getattr(k, "schema", k)) for k in node if isinstance(getattr(k, "schema", k), str))
+    keys = {str(getattr(k, "schema", k)) for k in node if isinstance(getattr(k, "schema", k), str)}
+    if node is MODEL_SCHEMA:
+        keys = (keys - {"urls"}) | set(URL_KEYS)  # the spellings a model's URLs may be given in
+    return sorted(keys)
 
 
 def _expected_at(path):

@@ -185,7 +185,7 @@ def explain_lines(raw, plan, root):
         f"{experiment['name']}: {experiment['src']} -> {experiment['trg']}, "
         f"{len(plan.tasks)} pipeline tasks in graph, {len(plan.removed)} removed "
         f"({counts.get('replaced', 0)} replaced, {counts.get('pruned', 0)} pruned), "
-        f"{len(downloads)} download tasks",
+        f"{len(downloads)} download task{'' if len(downloads) == 1 else 's'}",
     ]
     notes = [f"warning: {w}" for w in list(warnings) + plan.warnings] + [f"hint: {h}" for h in hints]
     if notes:
