@@ -334,3 +334,18 @@ def test_marian_switches():
     assert not after_switch or after_switch[0].startswith("--")  # a bare switch, no value
     assert "--overwrite" not in marian
     assert flag(marian, "--after") == "2e"
+
+
+def test_local_optimization_is_offline_and_keeps_every_task():
+    """`taskgraph optimized`/`morphed` locally never ask the Taskcluster index (sockets are blocked
+    in tests): every target task is kept, as if nothing were cached."""
+    from taskgraph.parameters import Parameters
+
+    target = generate(attribute="target_task_graph")
+    optimized = generate(attribute="optimized_task_graph")
+    morphed = generate(attribute="morphed_task_graph")
+    labels = {task.label for task in optimized.tasks.values()}
+    assert labels == set(target.tasks)
+    assert {task.label for task in morphed.tasks.values()} >= labels
+    # Only local (non-strict) parameters get the preview strategies; a decision sets its own.
+    assert Parameters(strict=False)["optimize_strategies"] == "translations_taskgraph.optimize:PREVIEW_STRATEGIES"

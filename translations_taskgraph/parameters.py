@@ -14,6 +14,7 @@ from typing import Optional
 from taskgraph.parameters import extend_parameters_schema
 from taskgraph.util.schema import Schema
 
+from .optimize import PREVIEW_STRATEGIES_PATH
 from .pipeline import build_plan
 from .reuse import existing_tasks
 from .training_config import TOP_LEVEL_KEYS, ConfigError, default_training_config
@@ -67,6 +68,8 @@ def get_defaults(repo_root=None):
     defaults.update(
         {"build_date": PREVIEW_BUILD_DATE, "pushdate": PREVIEW_BUILD_DATE, "moz_build_date": "19700101000000"}
     )
+    # Nor may a local `taskgraph optimized` ask the Taskcluster index (see optimize.py).
+    defaults["optimize_strategies"] = PREVIEW_STRATEGIES_PATH
     return defaults
 
 
