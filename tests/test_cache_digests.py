@@ -139,6 +139,19 @@ def test_swapping_teacher_urls_swaps_download_digests(base_graph):
     assert after["continuation-model-teacher-ru-en-2"] == before["continuation-model-teacher-ru-en-1"]
 
 
+def test_spellings_of_the_same_model_url_share_digests(base_graph):
+    """A trailing `/`, or `gs://` for its public https form, is the same input: nothing is rebuilt."""
+    for url in (TEACHER_1 + "/", TEACHER_1 + "//"):
+        config = copy.deepcopy(BASE)
+        config["continuation"]["models"]["teacher"]["urls"] = [url, TEACHER_2]
+        assert digests(generate(config)) == digests(base_graph), url
+    gs = {"url": "gs://bucket/ru-en/backwards", "mode": "use"}
+    https = {"url": "https://storage.googleapis.com/bucket/ru-en/backwards/", "mode": "use"}
+    assert digests(generate({"continuation": {"models": {"backwards": gs}}})) == digests(
+        generate({"continuation": {"models": {"backwards": https}}})
+    )
+
+
 def test_unrelated_change_outside_continuation_leaves_downloads_alone(base_graph):
     config = copy.deepcopy(BASE)
     config["marian-args"] = {"training-teacher": {"after": "60u"}}

@@ -8,6 +8,7 @@ server on 127.0.0.1, the only host pytest-socket lets through.
 import http.server
 import os
 import sys
+from pathlib import Path
 import threading
 
 import pytest
@@ -59,7 +60,7 @@ def test_explain_recipe_summary(recipe_explained):
     assert code == 0
     first = out.splitlines()[0]
     assert "ru -> en" in first
-    assert "39 pipeline tasks in graph, 25 removed (7 replaced, 18 pruned), 4 download tasks" in first
+    assert "in the graph 34 pipeline tasks, 4 download tasks, 1 aggregate task; 25 removed (7 replaced, 18 pruned)" in first
     assert "Warnings:" not in out
 
 
@@ -120,8 +121,9 @@ def test_explain_legacy_block(capsys):
         "train-teacher-model-ru-en-1 (mode continue: script --resume-from /builds/worker/fetches/pretrained)"
         in teacher
     )
-    assert "train-teacher-model-ru-en-1 (pretrained)" in teacher
-    assert "train-teacher-model-ru-en-1 (vocab)" in teacher
+    # One line per consumer, naming everything it fetches from the download.
+    assert "train-teacher-model-ru-en-1 (pretrained, vocab)" in teacher
+    assert teacher.count("train-teacher-model-ru-en-1 (") == 2  # trains on from it; consumes it
     backwards = block(out, "model-backwards")
     assert "https://storage.googleapis.com/bucket-name/models/ru-en/backward/final.model.npz.best-chrf.npz" in backwards
     assert "backtranslations-mono-trg-translate-ru-en-1/2 (model)" in backwards
@@ -440,3 +442,80 @@ def test_picture_svg_through_dot(tmp_path, capsys, monkeypatch):
     assert '"continuation-vocab" -> "train-teacher-model";' in svg
     assert '"build-vocab" [label="build-vocab (replaced)" style="filled,dashed"' in svg
     assert out.startswith("flowchart LR")
+
+
+# ------------------------------------------------------------------------------------------------
+# Inputs made unnecessary by other inputs, and user errors around the commands.
+DISTILLATION_RECIPE = str(PARAMS_DIR / "recipe-distillation-and-student.yml")
+
+
+def test_explain_and_picture_a_download_that_is_pruned(capsys):
+    """In this recipe the teacher is used, so nothing reads the back-translations corpus any more:
+    its download is pruned. explain still accounts for it; picture draws no edge from it."""
+    code, out, err = run(capsys, "explain", DISTILLATION_RECIPE)
+    assert code == 0 and err == ""
+    section = block(out, "corpus-backtranslations")
+    assert "NOT IN THE GRAPH: other inputs replaced everything that would read it" in section
+    assert "corpus-merge-mono (1):\n      corpus-merge-mono-trg-en" in section  # replaced by it
+    assert "dataset-news-crawl-news_2007-en" in section  # pruned with it
+    assert "consumed by (0):" in section
+    assert "Pruned, not traced to one input" not in out
+    code, out, err = run(capsys, "picture", DISTILLATION_RECIPE)
+    assert code == 0 and err == ""
+    assert "continuation_corpus_backtranslations" not in out
+    assert '  corpus_merge_mono["corpus-merge-mono (replaced)"]' not in out  # merge-mono (src) is kept
+
+
+def test_parameters_file_with_taskgraph_keys_is_read_like_taskgraph(tmp_path, capsys):
+    path = tmp_path / "params.yml"
+    path.write_text("target_tasks_method: default\ncontinuation:\n  vocab: {src: https://example.com/v.ru.spm, "
+                    "trg: https://example.com/v.en.spm}\n")
+    code, out, _ = run(capsys, "explain", path)
+    assert code == 0
+    assert "download task: continuation-vocab-ru-en" in out
+
+
+@pytest.mark.parametrize(
+    "argv, content, message",
+    [
+        (["explain"], "target_tasks_method: default\ncontinuaton: {}\n",
+         "Invalid training_config at continuaton: unknown parameter; did you mean the training-config key "
+         "'continuation'?"),
+        (["explain"], b"\xff\xfe not text", "not UTF-8 text"),
+        (["--root", "/nonexistent", "explain"], "{}\n", "/nonexistent is not a taskcluster directory"),
+        (["picture", "--output", "/nonexistent/x.mmd"], "{}\n", "cannot write /nonexistent/x.mmd"),
+    ],
+    ids=["misspelled-key", "not-utf8", "bad-root", "unwritable-output"],
+)
+def test_user_errors_are_one_line(tmp_path, capsys, argv, content, message):
+    path = tmp_path / "config.yml"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    argv = argv + [path]
+    code, out, err = run(capsys, *argv)
+    assert code == 1 and out == ""
+    assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize("timeout", ["inf", "nan", "0", "-1"])
+def test_explain_timeout_must_be_a_positive_number(capsys, timeout):
+    code, _, err = run(capsys, "explain", RECIPE, "--timeout", timeout)
+    assert code == 2 and "--timeout must be a positive number of seconds" in err
+
+
+def test_output_cut_short_ends_quietly(tmp_path):
+    """`explain ... | head -1`: the output (far more than a pipe buffer here) stops without a traceback."""
+    import subprocess
+
+    url = "https://example.com/parallel"
+    config = write_config(tmp_path, "big.yml", {
+        "datasets": {"train": [f"opus_corpus-{n}/v1" for n in range(600)]},
+        "continuation": {"corpora": {"parallel": {"src": f"{url}.ru.zst", "trg": f"{url}.en.zst"}}},
+    })
+    cli_path = Path(sys.executable).with_name("translations-taskgraph")
+    result = subprocess.run(f"'{cli_path}' explain '{config}' | head -1", shell=True, capture_output=True,
+                            text=True, timeout=120)
+    assert result.stdout.startswith("ci: ru -> en")
+    assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr

@@ -7,6 +7,8 @@ fresh clone without a git remote.
 """
 
 import copy
+import difflib
+import functools
 import os
 import subprocess
 from typing import Optional
@@ -73,6 +75,25 @@ def get_defaults(repo_root=None):
     return defaults
 
 
+@functools.lru_cache(maxsize=1)
+def taskgraph_parameter_names():
+    """The names of taskgraph's own parameters, and ours."""
+    from taskgraph.parameters import _schema_key_names, base_schema  # noqa: PLC0415
+
+    return frozenset(_schema_key_names(base_schema)) | {"training_config"}
+
+
+def _check_misspelled_keys(params):
+    """A top-level key that is no parameter but nearly a training-config key is a typo, not a
+    parameter for someone else: taskgraph would ignore it silently."""
+    for key in params:
+        if key in TOP_LEVEL_KEYS or key in taskgraph_parameter_names():
+            continue
+        match = difflib.get_close_matches(str(key), TOP_LEVEL_KEYS, n=1, cutoff=0.8)
+        if match:
+            raise ConfigError([key], f"unknown parameter; did you mean the training-config key {match[0]!r}?")
+
+
 def training_config_parameter(params):
     """The user's (unmerged) training config from the parameters; {} when absent.
 
@@ -80,6 +101,7 @@ def training_config_parameter(params):
     its top level (a training config saved as a parameters file, such as a block copied from the
     docs): they are read as part of the training config, never silently ignored.
     """
+    _check_misspelled_keys(params)
     raw = params.get("training_config") or {}
     loose = {key: params[key] for key in TOP_LEVEL_KEYS if key in params}
     if not loose:

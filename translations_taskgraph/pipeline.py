@@ -192,6 +192,7 @@ class Plan:
     config: dict
     tasks: dict  # label -> PlannedTask, in generation order
     removed: dict = field(default_factory=dict)  # label -> why it is not in the graph
+    pruned_tasks: dict = field(default_factory=dict)  # label -> the pruned task (downloads included)
     warnings: list = field(default_factory=list)  # things the user should know about the rewrite
     rewired: dict = field(default_factory=dict)  # (consumer, dep name) -> (old label, new label)
 
@@ -387,7 +388,7 @@ def prune(plan):
                     f"continuation input {tasks[label].continuation['input']} is not used: other inputs "
                     f"made everything that would read it unnecessary ({label} is not in the graph)"
                 )
-            del tasks[label]
+            plan.pruned_tasks[label] = tasks.pop(label)
     # Weak edges to pruned producers are dropped with the flags that use them.
     for task in tasks.values():
         for name, edge in list(task.upstreams.items()):

@@ -143,12 +143,15 @@ _url.json_schema = {"type": "string", "pattern": "^(https?|gs)://\\S+$"}
 
 
 def model_url(value):
-    """A model URL: the directory its files are fetched from, by appending their names."""
+    """A model URL: the directory its files are fetched from, by appending their names.
+
+    A trailing `/` is dropped, so `.../student` and `.../student/` are one input (one cache digest).
+    """
     url = normalize_url(value)
     parts = urlsplit(url)
     if parts.query or parts.fragment or url.endswith(("?", "#")):
         raise Invalid(f"expected {_url.expected} of a directory, without '?' or '#' (file names are appended to it)")
-    return url
+    return url.rstrip("/")
 
 
 model_url.expected = _url.expected + " (a directory: no '?' or '#')"

@@ -14,6 +14,8 @@ The standard `taskgraph` command is unaffected.
 """
 
 import argparse
+import math
+import os
 import sys
 from pathlib import Path
 
@@ -59,11 +61,17 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    if args.command == "explain" and args.timeout <= 0:
-        print("explain: --timeout must be positive", file=sys.stderr)
+    if args.command == "explain" and not (math.isfinite(args.timeout) and args.timeout > 0):
+        print("explain: --timeout must be a positive number of seconds", file=sys.stderr)
         return 2
     try:
+        if not (args.root / "kinds").is_dir():
+            raise CliError(f"{args.root} is not a taskcluster directory (it has no kinds/)")
         return args.func(args)
     except (ConfigError, CliError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, and keep Python from complaining at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1

@@ -16,7 +16,7 @@ import yaml
 
 from .. import pipeline, training_config
 from ..continuation import DOWNLOAD_KIND
-from ..parameters import training_config_parameter
+from ..parameters import taskgraph_parameter_names, training_config_parameter
 from ..pipeline import build_plan, instantiate, load_templates
 
 
@@ -36,16 +36,19 @@ class CliError(Exception):
 
 
 def read_config(path):
-    """The raw training config of a YAML file: a training config or parameters with `training_config`."""
+    """The raw training config of a YAML file: a training config, or a parameters file (it holds
+    `training_config` or any other taskgraph parameter) read as `taskgraph` reads it."""
     try:
-        text = Path(path).read_text()
+        text = Path(path).read_text(encoding="utf-8")
     except OSError as e:
         raise CliError(f"cannot read {path}: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise CliError(f"cannot read {path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
         raise CliError(f"{path} is not valid YAML: {_yaml_problem(e)}") from None
-    if isinstance(data, dict) and "training_config" in data:
+    if isinstance(data, dict) and set(data) & taskgraph_parameter_names():
         data = training_config_parameter(data)
     return {} if data is None else data
 
@@ -66,8 +69,10 @@ def load_plan(raw, root):
     return build_plan(copy.deepcopy(raw), kinds_dir(root))
 
 
-def downloads_of(plan):
-    return sorted((t for t in plan.tasks.values() if t.kind == DOWNLOAD_KIND), key=lambda t: t.label)
+def downloads_of(plan, pruned=False):
+    """The plan's download tasks; with `pruned`, also those pruned because nothing reads them."""
+    tasks = list(plan.tasks.values()) + (list(plan.pruned_tasks.values()) if pruned else [])
+    return sorted((t for t in tasks if t.kind == DOWNLOAD_KIND), key=lambda t: t.label)
 
 
 def original_tasks(plan, root):

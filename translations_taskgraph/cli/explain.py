@@ -10,6 +10,7 @@ generation) and never touches the network unless `--check-urls` asks for the pre
 import collections
 import re
 
+from ..continuation import DOWNLOAD_KIND
 from ..training_config import config_notes
 from .check_urls import check_urls, requirements_of
 from .common import downloads_of, load_plan, original_tasks, quiet_config_log, read_config
@@ -45,7 +46,7 @@ def input_of_reason(reason):
 
 def replaced_by(plan):
     """{replaced label: {download label, ...}}, through the rewired edges or else the reason."""
-    downloads = downloads_of(plan)
+    downloads = downloads_of(plan, pruned=True)
     result = collections.defaultdict(set)
     for (_consumer, _name), (old, new) in plan.rewired.items():
         if plan.removed.get(old, "").startswith("replaced"):
@@ -94,10 +95,11 @@ def pruned_by(plan, original):
         memo[label] = found
         return found
 
+    unused_downloads = {task.label for task in downloads_of(plan, pruned=True)} - set(plan.tasks)
     return {
         label: trace(label, {label})
         for label, reason in plan.removed.items()
-        if reason.startswith("pruned")
+        if reason.startswith("pruned") and label not in unused_downloads  # explained on their own
     }
 
 
@@ -110,12 +112,13 @@ def by_stage(labels, tasks):
 
 
 def consumers_of(plan, download):
-    return sorted(
-        f"{task.label} ({name})"
-        for task in plan.tasks.values()
-        for name, edge in task.upstreams.items()
-        if edge.label == download
-    )
+    """`label (what it fetches from the download, ...)` per task that reads the download."""
+    uses = collections.defaultdict(list)
+    for task in plan.tasks.values():
+        for name, edge in task.upstreams.items():
+            if edge.label == download:
+                uses[task.label].append(name)
+    return [f"{label} ({', '.join(sorted(names))})" for label, names in sorted(uses.items())]
 
 
 def trained_from(plan, download):
@@ -143,6 +146,8 @@ def download_title(task):
 def explain_download(task, plan, replaced, pruned, original):
     mode = task.continuation.get("mode")
     lines = [f"{download_title(task)}", f"  download task: {task.label}  [stage {task.stage}]"]
+    if task.label not in plan.tasks:
+        lines.append("  NOT IN THE GRAPH: other inputs replaced everything that would read it")
     lines.append(f"  mode: {mode}" if mode else "  mode: use (vocab and corpora are used as given)")
     lines.append("  urls:")
     lines += [f"    {line}" for line in describe_fetches(task)]
@@ -178,14 +183,18 @@ def explain_lines(raw, plan, root):
     original = original_tasks(plan, root)
     replaced, pruned = replaced_by(plan), pruned_by(plan, original)
     hints, warnings = config_notes(raw)
-    downloads = downloads_of(plan)
+    downloads = downloads_of(plan, pruned=True)
     counts = collections.Counter(reason.split(":")[0].split(" ")[0] for reason in plan.removed.values())
+    roles = collections.Counter(
+        "download" if task.kind == DOWNLOAD_KIND else "aggregate" if task.role == "aggregate" else "pipeline"
+        for task in plan.tasks.values()
+    )
     experiment = plan.config["experiment"]
     lines = [
-        f"{experiment['name']}: {experiment['src']} -> {experiment['trg']}, "
-        f"{len(plan.tasks)} pipeline tasks in graph, {len(plan.removed)} removed "
-        f"({counts.get('replaced', 0)} replaced, {counts.get('pruned', 0)} pruned), "
-        f"{len(downloads)} download task{'' if len(downloads) == 1 else 's'}",
+        f"{experiment['name']}: {experiment['src']} -> {experiment['trg']}: in the graph "
+        f"{_count(roles['pipeline'], 'pipeline task')}, {_count(roles['download'], 'download task')}, "
+        f"{_count(roles['aggregate'], 'aggregate task')}; {len(plan.removed)} removed "
+        f"({counts.get('replaced', 0)} replaced, {counts.get('pruned', 0)} pruned)",
     ]
     notes = [f"warning: {w}" for w in list(warnings) + plan.warnings] + [f"hint: {h}" for h in hints]
     if notes:
@@ -199,6 +208,10 @@ def explain_lines(raw, plan, root):
         lines += ["", "Pruned, not traced to one input (by stage):"]
         lines += [f"  {stage}: {', '.join(labels)}" for stage, labels in by_stage(orphans, original).items()]
     return lines
+
+
+def _count(number, noun):
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def cmd_explain(args):

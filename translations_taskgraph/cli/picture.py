@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..continuation import DOWNLOAD_KIND
-from .common import load_plan, original_tasks, read_config
+from .common import CliError, load_plan, original_tasks, quiet_config_log, read_config
 from .explain import replaced_by
 
 STYLES = {
@@ -62,7 +62,8 @@ def stage_graph(plan, root):
         (plan.tasks[download].stage, original[label].stage)
         for label, downloads in replaced_by(plan).items()
         for download in downloads
-        if label in original and stages.get(original[label].stage) == "replaced"
+        # A download that is itself pruned (nothing reads it any more) is not drawn.
+        if download in plan.tasks and label in original and stages.get(original[label].stage) == "replaced"
     }
     return StageGraph(stages, edges, _stage_edges(original) - edges, replaces)
 
@@ -136,10 +137,14 @@ def write_svg(graph, path):
 
 def cmd_picture(args):
     raw = read_config(args.config)
-    graph = stage_graph(load_plan(raw, args.root), args.root)
+    with quiet_config_log():  # the picture is the output; `explain` is where warnings are shown
+        graph = stage_graph(load_plan(raw, args.root), args.root)
     text = mermaid(graph)
     if args.output:
-        Path(args.output).write_text(text)
+        try:
+            Path(args.output).write_text(text)
+        except OSError as e:
+            raise CliError(f"cannot write {args.output}: {e.strerror or e}") from None
     else:
         sys.stdout.write(text)
     return write_svg(graph, args.svg) if args.svg else 0
