@@ -44,6 +44,12 @@ def _corpus(name="parallel", **corpus):
 # (id, config, key path, fragments the message must contain)
 BAD_CONFIGS = [
     (
+        "url-with-bad-port",
+        _vocab(src="http://example.com:abc/vocab.ru.spm", trg=T),
+        "continuation.vocab.src",
+        [URL_EXPECTATION + " with a valid port number", "'http://example.com:abc/vocab.ru.spm'"],
+    ),
+    (
         "unknown-model-setting-lists-every-url-spelling",
         _teacher(ulr=T),
         "continuation.models.teacher.ulr",

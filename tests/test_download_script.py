@@ -5,6 +5,8 @@ The server serves a temporary directory and simulates failures by URL prefix:
     /files/NAME           the file NAME from the served directory (404 if absent)
     /status/CODE/ANY      always answers HTTP CODE
     /truncated/NAME       announces the full Content-Length, sends half, closes
+    /chunked-cut/NAME     chunked transfer encoding: sends half in one chunk, closes
+    /redirect/ANY?to=URL  answers 302 with Location: URL (taken as is, malformed or not)
     /nolength/NAME        the file without a Content-Length header
     /flaky/KEY/NAME       HTTP 500 on the first request for this path, then the file
     /slow/ANY             never answers (until the fixture shuts down)
@@ -83,6 +85,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(data[: len(data) // 2])
             self.close_connection = True
+        elif route == "chunked-cut":
+            data = self.read_file(rest)
+            half = data[: len(data) // 2]
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.write(f"{len(half):x}\r\n".encode() + half + b"\r\n")
+            self.close_connection = True
+        elif route == "redirect":
+            self.send_response(302)
+            self.send_header("Location", rest.partition("?to=")[2])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
         elif route == "nolength":
             self.send_response(200)
             self.end_headers()
@@ -321,6 +336,37 @@ def test_truncated_body_is_retried_then_fails(server, run, out):
     assert "gave up after 3 attempts" in result.error
     assert server.requests(url) == 3
     assert not (out / "trunc.txt").exists()
+
+
+def test_chunked_body_cut_off_is_retried_then_fails(server, run, out):
+    """No Content-Length to compare with: the cut-off chunked body must still not pass as the file
+    (a .zst file would even pass its magic-bytes check)."""
+    server.put("cut.zst", ZSTD_DATA * 40)
+    url = server.url("chunked-cut", "cut.zst")
+    result = run("--file", "corpus.ru.zst", url, retries="1")
+    assert result.code == 1
+    assert f"truncated download of {url}: the connection closed after" in result.error
+    assert "gave up after 2 attempts" in result.error
+    assert server.requests(url) == 2
+    assert published(out) == []
+
+
+@pytest.mark.parametrize(
+    "location, problem",
+    [
+        ("ftp://127.0.0.1/model.npz", "only http(s) redirects are followed"),
+        ("file:///etc/passwd", "HTTP 302 for"),  # urllib itself refuses to follow it
+        ("http://[::1/model.npz", "redirects to a malformed URL"),
+    ],
+    ids=["ftp", "file", "malformed"],
+)
+def test_unsafe_or_malformed_redirects_fail_cleanly(server, run, out, location, problem):
+    url = server.url("redirect", f"model.npz?to={location}")
+    result = run("--file", "model.npz", url)
+    assert result.code == 1
+    assert problem in result.error and "Traceback" not in result.error
+    assert len(result.error.strip().splitlines()) == 1
+    assert published(out) == []
 
 
 def test_transient_500_is_retried(server, run, out):

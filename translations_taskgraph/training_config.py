@@ -131,6 +131,10 @@ def normalize_url(value):
         raise Invalid(f"expected {what}")
     if not parts.hostname:
         raise Invalid(f"expected {what} with a host name")
+    try:
+        parts.port  # noqa: B018 (raises ValueError for a port that is not a number in range)
+    except ValueError:
+        raise Invalid(f"expected {what} with a valid port number") from None
     return value
 
 

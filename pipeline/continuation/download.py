@@ -229,13 +229,48 @@ def read_chunks(response: http.client.HTTPResponse, url: str, timeout: float) ->
         try:
             chunk = response.read(CHUNK_SIZE)
         except http.client.IncompleteRead as exc:
-            yield exc.partial  # the Content-Length check reports the truncation
-            return
+            # Raised for a short Content-Length body and for a chunked body cut off: either way
+            # the bytes so far are not the file (the caller reports how far it got, and retries).
+            yield exc.partial
+            raise BodyCutOff() from None
         except NETWORK_ERRORS as exc:
             raise Transient(describe_network_error(exc, url, timeout)) from None
         if not chunk:
             return
         yield chunk
+
+
+class SafeRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow redirects to http(s) only, and never from https down to plain http."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        try:
+            target = urllib.parse.urlsplit(urllib.parse.urljoin(req.full_url, newurl))
+            target.port  # noqa: B018 (raises ValueError on a malformed port)
+        except ValueError as exc:
+            raise DownloadError(f"HTTP {code} from {req.full_url} redirects to a malformed URL: {exc}") from None
+        source = urllib.parse.urlsplit(req.full_url).scheme
+        if target.scheme not in ("http", "https") or (source == "https" and target.scheme == "http"):
+            raise DownloadError(
+                f"HTTP {code} from {req.full_url} redirects to {target.geturl()}: only http(s) redirects "
+                "are followed, and never from https to http"
+            )
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+    def http_error_302(self, req, fp, code, msg, headers):
+        try:
+            return super().http_error_302(req, fp, code, msg, headers)
+        except ValueError as exc:  # urllib parses Location before asking redirect_request
+            raise DownloadError(f"HTTP {code} from {req.full_url} redirects to a malformed URL: {exc}") from None
+
+    http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
+
+
+OPENER = urllib.request.build_opener(SafeRedirects)
+
+
+class BodyCutOff(Exception):
+    """The connection closed before the end of the response body."""
 
 
 class Fetcher:
@@ -276,7 +311,7 @@ class Fetcher:
     def _attempt(self, url: str, what: str, out) -> Tuple[int, str]:
         request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
         try:
-            response = urllib.request.urlopen(request, timeout=self.timeout)
+            response = OPENER.open(request, timeout=self.timeout)
         except urllib.error.HTTPError as exc:
             exc.close()
             raise http_error(exc.code, url, what) from None
@@ -287,10 +322,17 @@ class Fetcher:
         size = 0
         with response:
             expected = content_length(response)
-            for chunk in read_chunks(response, url, self.timeout):
-                out.write(chunk)
-                digest.update(chunk)
-                size += len(chunk)
+            try:
+                for chunk in read_chunks(response, url, self.timeout):
+                    out.write(chunk)
+                    digest.update(chunk)
+                    size += len(chunk)
+            except BodyCutOff:
+                if expected is None:
+                    raise Transient(
+                        f"truncated download of {url}: the connection closed after {size} bytes, "
+                        "before the end of the body"
+                    ) from None
         if expected is not None and size != expected:
             raise Transient(f"truncated download of {url}: received {size} of {expected} bytes")
         return size, digest.hexdigest()
