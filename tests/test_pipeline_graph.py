@@ -349,3 +349,21 @@ def test_local_optimization_is_offline_and_keeps_every_task():
     assert {task.label for task in morphed.tasks.values()} >= labels
     # Only local (non-strict) parameters get the preview strategies; a decision sets its own.
     assert Parameters(strict=False)["optimize_strategies"] == "translations_taskgraph.optimize:PREVIEW_STRATEGIES"
+
+
+def test_backwards_model_always_reads_the_target_language():
+    """Everything that runs the backwards model (translate, score, evaluate) gives it the target
+    vocab as source vocab and swaps the languages; with split vocabs a mix-up would be wrong."""
+    graph = generate({"experiment": {"spm-vocab-split": True}})
+    users = (
+        labels_of_stage(graph, "backtranslations-mono-trg-translate")
+        + labels_of_stage(graph, "distillation-parallel-src-translations-score")
+        + labels_of_stage(graph, "evaluate-backwards")
+    )
+    assert len(users) >= 4
+    for label in users:
+        argv = command(graph, label)
+        assert flag(argv, "--vocab-src").endswith("/vocab.en.spm"), label
+        assert flag(argv, "--vocab-trg").endswith("/vocab.ru.spm"), label
+        if label.startswith("evaluate"):  # (scoring names the corpus's languages; translate none)
+            assert (flag(argv, "--src"), flag(argv, "--trg")) == ("en", "ru"), label
