@@ -40,7 +40,18 @@ PAYLOAD_SCHEMAS = {
 NO_PAYLOAD_SCHEMA = {"succeed"}  # built-in/succeed: payload {}, no worker to validate it
 
 PARAMS_FILES = sorted(path.stem for path in PARAMS_DIR.glob("*.yml"))
-GRAPHS = ["default", *PARAMS_FILES]
+# Configs at the limits of what the schema accepts: the longest names must still give routes,
+# labels and payloads the Queue takes.
+LONG_DATASET = "opus_ParaCrawl-Bonus-Wikimedia-Commons-Translations-And-More-Words/v2024-01-01-extended"
+EXTREME_CONFIGS = {
+    "long-names": {
+        "experiment": {"src": "zh_hant", "trg": "sr_latn_rs", "teacher-ensemble": 4},
+        "datasets": {category: [LONG_DATASET, "mtdata_Statmt-news_commentary_wmt18-13-rus-eng"]
+                     for category in ("train", "devtest", "test", "mono-src", "mono-trg")},
+        "taskcluster": {"split-chunks": 20},
+    },
+}
+GRAPHS = ["default", *PARAMS_FILES, *EXTREME_CONFIGS]
 
 
 def schema_registry(root=SCHEMAS_DIR):
@@ -166,6 +177,8 @@ def submittable(graph, graph_config, parameters):
 
 
 def training_config(name):
+    if name in EXTREME_CONFIGS:
+        return EXTREME_CONFIGS[name]
     return None if name == "default" else load_params_file(name)
 
 

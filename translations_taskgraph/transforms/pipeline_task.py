@@ -14,12 +14,15 @@ import os
 import re
 
 from taskgraph.transforms.base import TransformSequence
+from taskgraph.util.cached_tasks import EXTRA_CACHE_INDEXES, TARGET_CACHE_INDEX, TARGET_PR_CACHE_INDEX
 
 from ..pipeline import ARTIFACT_PREFIX, ARTIFACTS_DIR, FETCHES_DIR, config_value
 
 transforms = TransformSequence()
 
 CACHE_TYPE = "translations.v1"
+# The Queue rejects a task with a route longer than this.
+MAX_ROUTE_LENGTH = 249
 _FETCH_REF = re.compile(r"\{fetch\[([^\]]+)\]\}")
 DOCKER_IMAGES = {"cpu": "base", "gpu": "train"}
 
@@ -109,6 +112,28 @@ def _attributes(task):
     return attributes
 
 
+@functools.lru_cache(maxsize=None)
+def _cache_name_budget(cache_prefix):
+    """How long a cache name may be for the longest index route taskgraph builds from it."""
+    longest = max(
+        len("index." + template.format(cache_prefix=cache_prefix, level=3, type=CACHE_TYPE, name="",
+                                       digest="0" * 64, build_date_long="0000.00.00.00000000000000"))
+        for template in (TARGET_CACHE_INDEX, TARGET_PR_CACHE_INDEX, *EXTRA_CACHE_INDEXES)
+    )
+    return MAX_ROUTE_LENGTH - longest
+
+
+def cache_name(label, graph_config):
+    """The task's name in its cache index routes: the label, shortened with a hash if a route would
+    exceed the Queue's limit (long dataset names and locales add up)."""
+    name = label.replace("/", "_")
+    taskgraph_config = graph_config["taskgraph"]
+    budget = _cache_name_budget(taskgraph_config.get("cached-task-prefix", graph_config["trust-domain"]))
+    if len(name) <= budget:
+        return name
+    return f"{name[: budget - 11]}-{hashlib.sha256(name.encode()).hexdigest()[:10]}"
+
+
 @transforms.add
 def render(config, tasks):
     training_config = vcs_root = None
@@ -156,7 +181,7 @@ def render(config, tasks):
             "run": {"using": "run-task", "command": command, "cwd": "{checkout}"},
             "cache": {
                 "type": CACHE_TYPE,
-                "name": task.label.replace("/", "_"),
+                "name": cache_name(task.label, config.graph_config),
                 "digest-data": [
                     f"command:{command!r}",
                     f"artifacts:{task.artifacts!r}",
