@@ -44,6 +44,24 @@ def _corpus(name="parallel", **corpus):
 # (id, config, key path, fragments the message must contain)
 BAD_CONFIGS = [
     (
+        "pin-for-a-file-the-mode-does-not-publish",
+        {"continuation": {"models": {"teachers": {"url": T, "mode": "use", "sha256": {"model.npz": "0" * 64}}}}},
+        "continuation.models.teachers.sha256.model.npz",
+        ["pins must name a file this input publishes: final.model.npz.best-chrf.npz, vocab.ru.spm, vocab.en.spm"],
+    ),
+    (
+        "pin-in-the-legacy-block-names-the-legacy-key",
+        {"pretrained-models": {"train-teacher": {"urls": [T], "mode": "init", "sha256": {"model.npz": "0" * 64}}}},
+        "pretrained-models.train-teacher.sha256.model.npz",
+        ["pins must name a file this input publishes"],
+    ),
+    (
+        "corpus-pin-for-alignments-not-given",
+        _corpus(src=T, trg=T, sha256={"corpus.aln.zst": "0" * 64}),
+        "continuation.corpora.parallel.sha256.corpus.aln.zst",
+        ["pins must name a file this input publishes: corpus.ru.zst, corpus.en.zst"],
+    ),
+    (
         "url-with-bad-port",
         _vocab(src="http://example.com:abc/vocab.ru.spm", trg=T),
         "continuation.vocab.src",

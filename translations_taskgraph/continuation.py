@@ -110,25 +110,60 @@ def apply_continuation(plan, templates):
         _replace_vocab(plan, vocab_provider, "replaced by continuation.vocab")
 
 
+def vocab_files(vocab, context):
+    """[(published name, URL)] of the vocab input."""
+    return [(fmt(VOCABS[0], context), vocab["src"]), (fmt(VOCABS[1], context), vocab["trg"])]
+
+
+def corpus_files(name, corpus, context):
+    """[(published name, URL)] of a corpus input: the two sides, and tokens + alignments if given."""
+    stem, src, trg = CORPUS_RULES[name].stem, context["src"], context["trg"]
+    files = [(f"{stem}.{src}.zst", corpus["src"]), (f"{stem}.{trg}.zst", corpus["trg"])]
+    if "alignments" in corpus:
+        files += [
+            (f"{stem}.tok-icu.{src}.zst", corpus["tok-src"]),
+            (f"{stem}.tok-icu.{trg}.zst", corpus["tok-trg"]),
+            (f"{stem}.aln.zst", corpus["alignments"]),
+        ]
+    return files
+
+
+def model_artifacts(mode, context):
+    """The names a model download publishes in a mode (the vocab included)."""
+    return [fmt(artifact, context) for artifact in MODEL_ARTIFACTS[mode]]
+
+
+def check_pins(config):
+    """Every `sha256` pin must name a file its input publishes (run when the config is loaded)."""
+    continuation = config.get("continuation") or {}
+    context = base_context(config)
+    inputs = []
+    if "vocab" in continuation:
+        inputs.append((["vocab"], continuation["vocab"], [n for n, _ in vocab_files(continuation["vocab"], context)]))
+    for name, corpus in sorted((continuation.get("corpora") or {}).items()):
+        inputs.append((["corpora", name], corpus, [n for n, _ in corpus_files(name, corpus, context)]))
+    for name, model in sorted((continuation.get("models") or {}).items()):
+        inputs.append((["models", name], model, model_artifacts(model["mode"], context)))
+    for path, spec, published in inputs:
+        for pin in sorted(spec.get("sha256") or {}):
+            if pin not in published:
+                raise ConfigError(
+                    ["continuation", *path, "sha256", pin],
+                    f"pins must name a file this input publishes: {', '.join(published)}",
+                )
+
+
 def _apply_vocab(plan, template, context, vocab):
-    files = [(fmt(VOCABS[0], context), vocab["src"]), (fmt(VOCABS[1], context), vocab["trg"])]
+    files = vocab_files(vocab, context)
     return _download(plan, template, context, "vocab", label="continuation-vocab-{src}-{trg}", files=files,
-                     pins=vocab.get("sha256"), config_path=["continuation", "vocab"])
+                     pins=vocab.get("sha256"))
 
 
 def _apply_corpus(plan, template, context, name, corpus):
     rule = CORPUS_RULES[name]
     aligned = "alignments" in corpus
-    src, trg = context["src"], context["trg"]
-    files = [(f"{rule.stem}.{src}.zst", corpus["src"]), (f"{rule.stem}.{trg}.zst", corpus["trg"])]
-    if aligned:
-        files += [
-            (f"{rule.stem}.tok-icu.{src}.zst", corpus["tok-src"]),
-            (f"{rule.stem}.tok-icu.{trg}.zst", corpus["tok-trg"]),
-            (f"{rule.stem}.aln.zst", corpus["alignments"]),
-        ]
     download = _download(plan, template, context, f"corpus-{name}", label=f"continuation-corpus-{name}-{{src}}-{{trg}}",
-                         files=files, pins=corpus.get("sha256"), config_path=["continuation", "corpora", name])
+                         files=corpus_files(name, corpus, context), pins=corpus.get("sha256"))
     for kind, attributes in rule.replaces + (rule.replaces_with_alignments if aligned else ()):
         _replace(plan, {task.label: download for task in plan.find(kind, **attributes)},
                  f"replaced by continuation.corpora.{name}")
@@ -146,10 +181,10 @@ def _apply_model(plan, template, context, name, model):
         downloads[task.label] = _download(
             plan, template, {**context, **({"member": member} if member else {})}, f"model-{name}",
             label=f"continuation-model-{name}-{{src}}-{{trg}}" + (f"-{member}" if rule.ensemble else ""),
-            files=[(fmt(a, context), f"{url.rstrip('/')}/{fmt(a, context)}")
-                   for a in MODEL_ARTIFACTS[model["mode"]] if a not in VOCABS],
+            files=[(artifact, f"{url.rstrip('/')}/{artifact}")
+                   for artifact in model_artifacts(model["mode"], context)
+                   if artifact not in {fmt(v, context) for v in VOCABS}],
             vocab_dir=url, pins=model.get("sha256"), mode=model["mode"],
-            config_path=["continuation", "models", name],
         )
     if model["mode"] == "use":
         _replace(plan, downloads, f"replaced by continuation.models.{name} (mode use)")
@@ -171,18 +206,11 @@ def _model_order(item):
     return ("teacher", "backwards", "student").index(item[0])
 
 
-def _download(plan, template, context, input_name, *, label, files, pins=None, vocab_dir=None, mode=None,
-              config_path=()):
+def _download(plan, template, context, input_name, *, label, files, pins=None, vocab_dir=None, mode=None):
     label = fmt(label, context)
     artifacts = [name for name, _url in files]
     if vocab_dir:
         artifacts += [fmt(v, context) for v in VOCABS]
-    for name in sorted(pins or {}):
-        if name not in artifacts:
-            raise ConfigError(
-                list(config_path) + ["sha256", name],
-                f"pins must name a file this input publishes: {', '.join(artifacts)}",
-            )
     task_context = {**context, "label": label, "stage": f"continuation-{input_name}", "input": input_name}
     task = PlannedTask(label=label, kind=DOWNLOAD_KIND, template=template, context=task_context,
                        artifacts=artifacts)

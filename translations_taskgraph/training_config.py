@@ -726,6 +726,9 @@ def _load(raw_json, log):
             first = sorted(e.errors, key=lambda err: [str(p) for p in err.path])[0]
             raise _error_from_voluptuous(first, config) from None
         _check_rules(config)
+        from .continuation import check_pins  # noqa: PLC0415 (continuation builds on this module)
+
+        check_pins(config)
     except ConfigError as error:
         path = _written_path(error.path, written)
         if path != list(error.path):
