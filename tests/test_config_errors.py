@@ -575,6 +575,36 @@ def test_empty_dataset_list_is_fine_when_a_corpus_stands_in(category, corpus):
     assert "export-ru-en" in plan(config).tasks
 
 
+def test_worker_classes_are_keyed_by_kind():
+    with pytest.raises(ConfigError) as error:
+        plan({"taskcluster": {"worker-classes": {"train-teacher": "gcp-standard"}}})
+    message = str(error.value)
+    assert message.startswith("Invalid training_config at taskcluster.worker-classes.train-teacher: unknown kind; "
+                              "did you mean 'train-teacher-model'?; expected 'default' or a kind: all-pipeline, ")
+    tasks = plan({"taskcluster": {"worker-classes": {"train-teacher-model": "gcp-standard"}}}).tasks
+    assert "train-teacher-model-ru-en-1" in tasks
+
+
+def test_unused_per_dataset_settings_are_warned_about():
+    config = {"experiment": {
+        "bicleaner": {"default-threshold": 0.5, "dataset-thresholds": {"opus_ada83_v2": 0.1, "opus_ada83/v1": 0.2}},
+        "monocleaner": {"mono-src": {"default-threshold": 0.5, "dataset-thresholds": {"news-crawl_news_2008": 0.1}},
+                        "mono-trg": {"default-threshold": 0.5, "dataset-thresholds": {"hplt_mono_v2_0": 0.1}}},
+    }}
+    warnings = plan(config).warnings
+    assert warnings == [
+        "experiment.bicleaner.dataset-thresholds.opus_ada83_v2: no dataset of this config has that name; "
+        "the setting is unused",
+        "experiment.monocleaner.mono-trg.dataset-thresholds.hplt_mono_v2_0: no dataset of this config has that "
+        "name; the setting is unused",
+    ]
+    # A dataset that continuation makes unnecessary is still a dataset of the config: no warning.
+    url = "https://example.com/ru-en/corpus"
+    corpus = {"continuation": {"corpora": {"parallel": {"src": f"{url}.ru.zst", "trg": f"{url}.en.zst"}}}}
+    assert plan({**corpus, "experiment": {"bicleaner": {"default-threshold": 0.5, "dataset-thresholds": {
+        "opus_ada83_v1": 0.1}}}}).warnings == []
+
+
 def test_file_urls_may_carry_a_query_string():
     """Vocab and corpus URLs name files (signed URLs included); only model URLs are directories."""
     signed = "https://storage.example.com/vocab.ru.spm?X-Goog-Signature=abc&X-Goog-Expires=3600"

@@ -7,6 +7,8 @@ the result, and prunes what no longer feeds a root task. Each kind's loader then
 tasks from that one plan, so every kind sees the same, whole-graph decision.
 """
 
+import collections
+import difflib
 import functools
 import hashlib
 import json
@@ -418,6 +420,35 @@ def check_fan_in(plan):
                 )
 
 
+def check_worker_classes(plan, templates):
+    """`taskcluster.worker-classes` is keyed by kind: any other key would be silently ignored."""
+    kinds = sorted(templates)
+    for key in plan.config["taskcluster"]["worker-classes"]:
+        if key != "default" and key not in templates:
+            match = difflib.get_close_matches(key, kinds, n=1, cutoff=0.6)
+            hint = f"; did you mean {match[0]!r}?" if match else ""
+            raise ConfigError(
+                ["taskcluster", "worker-classes", key],
+                f"unknown kind{hint}; expected 'default' or a kind: {', '.join(kinds)}",
+            )
+
+
+def warn_unused_dataset_keys(plan):
+    """Per-dataset settings (`by-dataset` flags, e.g. Bicleaner thresholds) for datasets that no task
+    of the config reads: usually a typo or a dataset missing from `datasets`. Checked before
+    continuation prunes anything, so inputs that replace datasets do not cause warnings."""
+    read = collections.defaultdict(set)
+    for task in plan.tasks.values():
+        for spec in (task.template.get("args") or {}).values():
+            if isinstance(spec, dict) and "by-dataset" in spec:
+                path = fmt(spec["by-dataset"], task.context)
+                read[path] |= {task.context.get("dataset"), task.context.get("dataset_file")}
+    for path, names in sorted(read.items()):
+        for key in sorted(config_value(plan.config, path) or {}):
+            if key not in names:
+                plan.warnings.append(f"{path}.{key}: no dataset of this config has that name; the setting is unused")
+
+
 def add_aggregates(plan, templates):
     """The all-pipeline tasks: depend on every root and observer, at most 100 per task."""
     context0 = base_context(plan.config)
@@ -450,6 +481,8 @@ def _build_plan(raw_json, kinds_dir):
     config = load_training_config(json.loads(raw_json))
     templates = load_templates(kinds_dir)
     plan = Plan(config=config, tasks=instantiate(config, templates))
+    check_worker_classes(plan, templates)
+    warn_unused_dataset_keys(plan)
     apply_continuation(plan, templates)
     prune(plan)
     check_fan_in(plan)
