@@ -605,6 +605,18 @@ def test_unused_per_dataset_settings_are_warned_about():
         "opus_ada83_v1": 0.1}}}}).warnings == []
 
 
+def test_dataset_names_that_become_one_label_are_an_error():
+    with pytest.raises(ConfigError) as error:
+        plan({"datasets": {"train": ["opus_Books/v1", "opus_ada83/v1"], "devtest": ["flores_dev", "opus_Books_v1"]}})
+    assert str(error.value) == (
+        "Invalid training_config at datasets.devtest.1: becomes the same task label as 'opus_Books/v1' "
+        "(opus-Books_v1) once made label-safe; keep one (got 'opus_Books_v1')"
+    )
+    # The same name twice (as in the public pipeline's production config) is only a duplicate.
+    tasks = plan({"datasets": {"test": ["flores_devtest", "flores_devtest"]}}).tasks
+    assert "evaluate-student-flores-devtest-ru-en" in tasks
+
+
 def test_file_urls_may_carry_a_query_string():
     """Vocab and corpus URLs name files (signed URLs included); only model URLs are directories."""
     signed = "https://storage.example.com/vocab.ru.spm?X-Goog-Signature=abc&X-Goog-Expires=3600"

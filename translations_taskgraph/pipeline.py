@@ -227,8 +227,26 @@ def teacher_ensemble_size(config):
     return config["experiment"]["teacher-ensemble"]
 
 
+def check_dataset_names(config):
+    """Two dataset names that become one label (`opus_Books/v1`, `opus_Books_v1`) would silently
+    share one set of tasks; the same name listed twice is just a duplicate."""
+    seen = {}
+    for category in DATASET_CATEGORIES:
+        for index, dataset in enumerate(config["datasets"][category]):
+            label = dataset_label(dataset)
+            first = seen.setdefault(label, dataset)
+            if first != dataset:
+                raise ConfigError(
+                    ["datasets", category, index],
+                    f"becomes the same task label as {first!r} ({label}) once made label-safe; keep one",
+                    dataset,
+                    True,
+                )
+
+
 def instantiate(config, templates):
     """Every pipeline task of the unrewritten graph, with upstreams resolved to labels."""
+    check_dataset_names(config)
     context0 = base_context(config)
     ensemble_size = teacher_ensemble_size(config)
     tasks = {}
