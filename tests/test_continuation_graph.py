@@ -401,3 +401,15 @@ def test_whole_training_config_at_top_level_of_parameters(tmp_path):
     assert training_config_parameter(params) == config
     assert "train-teacher-model-de-fr-2" in graph.tasks
     assert not labels_of_stage(graph, "backtranslations-train-backwards-model")
+
+
+def test_use_teacher_url_count_overriding_the_ensemble_size_is_warned_about():
+    config = {"experiment": {"teacher-ensemble": 2},
+              "continuation": {"models": {"teacher": {"urls": [f"{U}/a", f"{U}/b", f"{U}/c"], "mode": "use"}}}}
+    assert plan(config).warnings == [
+        "continuation.models.teacher: mode use with 3 URL(s) makes an ensemble of 3; "
+        "experiment.teacher-ensemble (2) does not apply"
+    ]
+    assert len(labels_of_stage(generate(config), "continuation-model-teacher")) == 3
+    config["experiment"]["teacher-ensemble"] = 3
+    assert plan(config).warnings == []

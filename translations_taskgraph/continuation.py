@@ -174,6 +174,12 @@ def _apply_model(plan, template, context, name, model):
     rule = MODEL_RULES[name]
     trained = plan.find(rule.kind)
     urls = model["urls"]
+    ensemble = plan.config["experiment"]["teacher-ensemble"]
+    if rule.ensemble and model["mode"] == "use" and len(urls) != ensemble:
+        plan.warnings.append(
+            f"continuation.models.{name}: mode use with {len(urls)} URL(s) makes an ensemble of {len(urls)}; "
+            f"experiment.teacher-ensemble ({ensemble}) does not apply"
+        )
     downloads = {}
     for task in trained:
         member = task.context.get("member")
