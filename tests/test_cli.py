@@ -188,6 +188,8 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         Handler.requests.append(("HEAD", self.path, self.headers.get("Range")))
         if self.path.startswith("/nohead/"):
             self.send_error(405)
+        elif self.path.startswith("/getonly/"):  # like a URL signed for GET only
+            self.send_error(403)
         elif not self.redirected():
             super().do_HEAD()
 
@@ -285,6 +287,20 @@ def test_check_urls_all_present(tmp_path, capsys, server):
     # The redirect is followed with HEAD too: no body is requested.
     assert ("HEAD", "/moved/vocab.ru.spm", None) in Handler.requests
     assert not [r for r in Handler.requests if r[0] == "GET" and not r[1].startswith("/nohead/")]
+
+
+def test_check_urls_head_forbidden_is_checked_with_get(tmp_path, capsys, server):
+    base, root = server
+    (root / "getonly").mkdir(exist_ok=True)
+    for side in ("ru", "en"):
+        (root / "getonly" / f"signed.{side}.zst").write_bytes(b"x")
+    config = write_config(tmp_path, "signed.yml", {"continuation": {"corpora": {"distillation": {
+        "src": f"{base}/getonly/signed.ru.zst", "trg": f"{base}/getonly/signed.en.zst"}}}})
+    Handler.requests.clear()
+    code, out, _ = run(capsys, "explain", config, "--check-urls")
+    assert code == 0, out
+    assert table_rows(out)[f"{base}/getonly/signed.ru.zst"] == "ok"
+    assert ("GET", "/getonly/signed.ru.zst", "bytes=0-0") in Handler.requests
 
 
 def test_check_urls_split_vocab_needs_both(tmp_path, capsys, server):

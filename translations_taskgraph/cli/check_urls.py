@@ -2,7 +2,7 @@
 
 Parses each download task's script arguments into `Requirement`s (the files it publishes and the
 URL alternatives it tries, in order), probes every URL concurrently with a timeout-bounded HEAD (a
-ranged GET of one byte where HEAD is refused), never reading a body, and renders a
+ranged GET of one byte where HEAD is refused or forbidden), never reading a body, and renders a
 status / URL / needed-by table; the check fails when a required download has no alternative whose
 URLs all answer.
 """
@@ -102,7 +102,8 @@ def _open(request, timeout):
 
 
 def probe(url, timeout):
-    """HEAD the URL; on 405/501 fetch its first byte instead. Never reads a body."""
+    """HEAD the URL; where HEAD is refused (405/501) or forbidden (401/403: a URL signed for GET
+    only, as some storage services issue), fetch its first byte instead. Never reads a body."""
     attempts = [("HEAD", {}), ("GET", {"Range": "bytes=0-0"})]
     for method, headers in attempts:
         request = urllib.request.Request(url, method=method, headers={"User-Agent": USER_AGENT, **headers})
@@ -110,7 +111,7 @@ def probe(url, timeout):
             with _open(request, timeout) as response:
                 return Probe(url, response.status, method)
         except urllib.error.HTTPError as e:
-            if e.code in (405, 501) and method == "HEAD":
+            if e.code in (401, 403, 405, 501) and method == "HEAD":
                 continue
             return Probe(url, e.code, f"HTTP {e.code} {e.reason}")
         except (OSError, ValueError) as e:
