@@ -562,6 +562,18 @@ def test_empty_dataset_list_the_graph_needs_is_an_error(category, merge, alterna
         assert "(or " not in message
 
 
+def test_empty_dataset_list_the_targets_do_not_need_drops_that_branch():
+    """A teacher-only run needs no mono-src data: the distillation branch cannot be built and goes."""
+    teacher_only = plan({"target-stage": "train-teacher-model", "datasets": {"mono-src": []}})
+    assert {"train-teacher-model-ru-en-1", "evaluate-teacher-flores-devtest-ru-en-1"} <= set(teacher_only.tasks)
+    assert not [label for label in teacher_only.tasks if label.startswith(("distillation-", "export"))]
+    assert teacher_only.removed["export-ru-en"] == "cannot be built: datasets.mono-src is empty"
+    # What only fed the dropped branch is pruned with it.
+    assert teacher_only.removed["distillation-parallel-src-chunk-ru-en"].startswith("pruned")
+    with pytest.raises(ConfigError, match=r"at datasets.mono-src: is empty, but corpus-merge-mono-src-ru needs"):
+        plan({"target-stage": "export", "datasets": {"mono-src": []}})
+
+
 @pytest.mark.parametrize(
     "category, corpus",
     [("train", "parallel"), ("mono-src", "distillation"), ("mono-trg", "backtranslations")],

@@ -362,8 +362,8 @@ def _resolve_upstream(task, name, spec, index, config):
     )
 
 
-def prune(plan):
-    """Keep what feeds a root task; evaluations only while their subject is kept."""
+def prune(plan, keep=()):
+    """Keep what feeds a root task (or a label in `keep`); evaluations only while their subject is kept."""
     tasks = plan.tasks
     # Drop edges to tasks the rewrite removed; strong edges to them are a bug in the rules.
     for task in tasks.values():
@@ -392,7 +392,7 @@ def prune(plan):
                     stack.append(edge.label)
 
     for task in tasks.values():
-        if task.role == "root":
+        if task.role == "root" or task.label in keep:
             visit(task.label)
     # Observers (evaluations) stay while what they evaluate stays.
     for task in tasks.values():
@@ -416,26 +416,62 @@ def prune(plan):
                 del task.upstreams[name]
 
 
-def check_fan_in(plan):
-    """A kept task that merges a dataset list must get at least one dataset from it.
+def _empty_fan_ins(plan):
+    """{label: ConfigError} of kept tasks that merge a dataset list and got nothing from it.
 
-    An upstream declared with `at-least-one-from: <config path>` (e.g. `datasets.train`) resolves
-    to one edge per dataset; none means the list is empty while the graph still needs what it
-    feeds, which would only fail at run time.
+    An upstream declared with `at-least-one-from: <config path>` (e.g. `datasets.train`) resolves to
+    one edge per dataset; none means the list is empty, and the merge could only fail at run time.
     """
+    empty = {}
     for task in plan.tasks.values():
         for name, spec in (task.template.get("upstreams") or {}).items():
             path = spec.get("at-least-one-from")
-            if not path:
-                continue
             prefix = f"{name}-"
-            if not any(key.startswith(prefix) and key[len(prefix) :].isdigit() for key in task.upstreams):
-                path = fmt(path, task.context)
-                raise ConfigError(
-                    path.split("."),
+            if path and not any(key.startswith(prefix) and key[len(prefix) :].isdigit() for key in task.upstreams):
+                empty[task.label] = ConfigError(
+                    fmt(path, task.context).split("."),
                     f"is empty, but {task.label} needs at least one dataset from it"
                     + (f" (or {spec['unless-given']})" if spec.get("unless-given") else ""),
                 )
+    return empty
+
+
+def drop_empty_fan_ins(plan):
+    """Drop what an empty dataset list makes impossible, unless the targets need it.
+
+    A merge with nothing to merge, and everything that depends on it, cannot run. When none of the
+    target stage's tasks (for `all-pipeline`: none of the exports) depends on it, that branch is
+    dropped (a teacher-only run needs no mono-src data); otherwise the empty list is a config error.
+    """
+    empty = _empty_fan_ins(plan)
+    if not empty:
+        return
+    consumers = collections.defaultdict(set)
+    for task in plan.tasks.values():
+        for edge in task.upstreams.values():
+            if not edge.optional:
+                consumers[edge.label].add(task.label)
+    origin = {}  # dropped label -> the empty merge it depends on
+    for label in sorted(empty):
+        stack = [label]
+        while stack:
+            current = stack.pop()
+            if current not in origin:
+                origin[current] = label
+                stack.extend(sorted(consumers.get(current, ())))
+    stage = plan.config["target-stage"]
+    targets = sorted(
+        task.label for task in plan.tasks.values()
+        if (task.role == "root" if stage == "all-pipeline" else task.stage == stage)
+    )
+    for label in targets:
+        if label in origin:
+            raise empty[origin[label]]
+    for label, source in origin.items():
+        plan.removed[label] = f"cannot be built: {'.'.join(empty[source].path)} is empty"
+        plan.pruned_tasks[label] = plan.tasks.pop(label)
+    # What only fed the dropped branch goes too; the targets stay (they are the roots now).
+    prune(plan, keep=set(targets))
 
 
 def check_worker_classes(plan, templates):
@@ -503,7 +539,7 @@ def _build_plan(raw_json, kinds_dir):
     warn_unused_dataset_keys(plan)
     apply_continuation(plan, templates)
     prune(plan)
-    check_fan_in(plan)
+    drop_empty_fan_ins(plan)
     check_start_task_prefix(plan)
     add_aggregates(plan, templates)
     for warning in plan.warnings:

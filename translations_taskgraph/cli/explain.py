@@ -194,7 +194,8 @@ def explain_lines(raw, plan, root):
         f"{experiment['name']}: {experiment['src']} -> {experiment['trg']}: in the graph "
         f"{_count(roles['pipeline'], 'pipeline task')}, {_count(roles['download'], 'download task')}, "
         f"{_count(roles['aggregate'], 'aggregate task')}; {len(plan.removed)} removed "
-        f"({counts.get('replaced', 0)} replaced, {counts.get('pruned', 0)} pruned)",
+        f"({counts.get('replaced', 0)} replaced, {counts.get('pruned', 0)} pruned"
+        + (f", {counts['cannot']} cannot be built" if counts.get("cannot") else "") + ")",
     ]
     notes = [f"warning: {w}" for w in list(warnings) + plan.warnings] + [f"hint: {h}" for h in hints]
     if notes:
@@ -203,6 +204,13 @@ def explain_lines(raw, plan, root):
         lines += ["", "No continuation inputs: the whole pipeline runs from scratch."]
     for task in downloads:
         lines += [""] + explain_download(task, plan, replaced, pruned, original)
+    unbuildable = collections.defaultdict(list)
+    for label, reason in sorted(plan.removed.items()):
+        if reason.startswith("cannot be built"):
+            unbuildable[reason].append(label)
+    for reason, labels in unbuildable.items():
+        lines += ["", f"Dropped, {reason} (the target stage does not need them):"]
+        lines += [f"  {stage}: {', '.join(names)}" for stage, names in by_stage(labels, original).items()]
     orphans = [label for label, found in pruned.items() if not found]
     if orphans:
         lines += ["", "Pruned, not traced to one input (by stage):"]
