@@ -593,6 +593,8 @@ def test_worker_classes_are_keyed_by_kind():
     message = str(error.value)
     assert message.startswith("Invalid training_config at taskcluster.worker-classes.train-teacher: unknown kind; "
                               "did you mean 'train-teacher-model'?; expected 'default' or a kind: all-pipeline, ")
+    with pytest.raises(ConfigError, match="unknown kind; stage 'evaluate-teacher' runs in kind 'evaluate'; expected"):
+        plan({"taskcluster": {"worker-classes": {"evaluate-teacher": "gcp-standard"}}})
     tasks = plan({"taskcluster": {"worker-classes": {"train-teacher-model": "gcp-standard"}}}).tasks
     assert "train-teacher-model-ru-en-1" in tasks
 
@@ -615,6 +617,12 @@ def test_unused_per_dataset_settings_are_warned_about():
     corpus = {"continuation": {"corpora": {"parallel": {"src": f"{url}.ru.zst", "trg": f"{url}.en.zst"}}}}
     assert plan({**corpus, "experiment": {"bicleaner": {"default-threshold": 0.5, "dataset-thresholds": {
         "opus_ada83_v1": 0.1}}}}).warnings == []
+    # The default's own threshold, kept by the deep merge when the user replaces the datasets: no warning.
+    assert plan({"datasets": {"train": ["opus_Books/v1"]}}).warnings == []
+    assert plan({"datasets": {"train": ["opus_Books/v1"]},
+                 "experiment": {"bicleaner": {"default-threshold": 0.5, "dataset-thresholds": {
+                     "opus_ada83_v1": 0.3}}}}).warnings[0].startswith(
+        "experiment.bicleaner.dataset-thresholds.opus_ada83_v1: no dataset")
 
 
 def test_dataset_names_that_become_one_label_are_an_error():

@@ -413,3 +413,10 @@ def test_use_teacher_url_count_overriding_the_ensemble_size_is_warned_about():
     assert len(labels_of_stage(generate(config), "continuation-model-teacher")) == 3
     config["experiment"]["teacher-ensemble"] = 3
     assert plan(config).warnings == []
+    # Named as written: the legacy block.
+    legacy = {"experiment": {"teacher-ensemble": 2},
+              "pretrained-models": {"train-teacher": {"urls": [f"{U}/a"], "mode": "use"}}}
+    assert plan(legacy).warnings == [
+        "pretrained-models.train-teacher: mode use with 1 URL(s) makes an ensemble of 1; "
+        "experiment.teacher-ensemble (2) does not apply"
+    ]

@@ -398,20 +398,17 @@ def test_action_reuses_completed_tasks_of_previous_groups(offline_decision, tmp_
     assert "build-vocab-ru-en" not in created and "corpus-merge-parallel-ru-en" not in created
 
 
-def test_decision_parameters_reuse_previous_groups(monkeypatch):
-    import translations_taskgraph.reuse as reuse
+def test_decision_parameters_record_the_merged_config():
     from translations_taskgraph.parameters import get_decision_parameters
 
     graph_config = _register()
-    monkeypatch.setattr(reuse, "get_taskcluster_client", lambda service: FakeQueue(_groups()))
-    parameters = {"training_config": {"previous-group-ids": [GROUP_2]}, "existing_tasks": {}}
+    parameters = {"training_config": {"experiment": {"teacher-ensemble": 2}}, "existing_tasks": {}}
     get_decision_parameters(graph_config, parameters)
-    assert parameters["existing_tasks"] == {
-        "build-vocab-ru-en": "vocab2vocab2vocab2voca",
-        "train-teacher-model-ru-en-1": "teacher2teacher2teache",
-    }
-    assert parameters["training_config"]["previous-group-ids"] == [GROUP_2]
+    assert parameters["training_config"]["experiment"]["teacher-ensemble"] == 2
     assert parameters["training_config"]["experiment"]["src"] == "ru"  # merged over the default
+    assert parameters["existing_tasks"] == {}
+    with pytest.raises(ConfigError, match="continuation.models.teacher.mode"):
+        get_decision_parameters(graph_config, {"training_config": BAD_INPUT})
 
 
 def test_action_schema_carries_the_schema_descriptions():

@@ -12,7 +12,7 @@ on the download (the checkpoint to resume, or the weights for `--pretrained-mode
 
 from dataclasses import dataclass
 
-from .training_config import ConfigError
+from .training_config import ConfigError, written_path
 from .pipeline import FETCHES_DIR, Edge, PlannedTask, base_context, fmt
 
 DOWNLOAD_KIND = "continuation"
@@ -176,8 +176,9 @@ def _apply_model(plan, template, context, name, model):
     urls = model["urls"]
     ensemble = plan.config["experiment"]["teacher-ensemble"]
     if rule.ensemble and model["mode"] == "use" and len(urls) != ensemble:
+        where = ".".join(map(str, written_path(plan.raw, ["continuation", "models", name])))
         plan.warnings.append(
-            f"continuation.models.{name}: mode use with {len(urls)} URL(s) makes an ensemble of {len(urls)}; "
+            f"{where}: mode use with {len(urls)} URL(s) makes an ensemble of {len(urls)}; "
             f"experiment.teacher-ensemble ({ensemble}) does not apply"
         )
     downloads = {}

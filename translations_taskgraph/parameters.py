@@ -18,7 +18,6 @@ from taskgraph.util.schema import Schema
 
 from .optimize import PREVIEW_STRATEGIES_PATH
 from .pipeline import build_plan
-from .reuse import existing_tasks
 from .training_config import TOP_LEVEL_KEYS, ConfigError, default_training_config
 
 # Used when the checkout has no remote taskgraph can link task sources to (none, a local path...).
@@ -120,12 +119,10 @@ def training_config_parameter(params):
 
 
 def get_decision_parameters(graph_config, parameters):
-    """Decision task: record the merged, validated training config in parameters.yml, and reuse
-    the completed tasks of `previous-group-ids` (see reuse.py)."""
+    """Decision task: record the merged, validated training config in parameters.yml (a bad
+    config stops the decision here, with one message)."""
     plan = build_plan(parameters.get("training_config") or {}, os.path.join(graph_config.root_dir, "kinds"))
     parameters["training_config"] = copy.deepcopy(plan.config)
-    if plan.config.get("previous-group-ids"):
-        parameters["existing_tasks"] = existing_tasks(plan)
 
 
 def register():

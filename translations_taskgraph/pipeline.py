@@ -20,7 +20,13 @@ from dataclasses import dataclass, field
 from taskgraph.util.yaml import load_yaml
 
 from .reuse import check_start_task_prefix
-from .training_config import DATASET_CATEGORIES, ConfigError, deep_merge, load_training_config
+from .training_config import (
+    DATASET_CATEGORIES,
+    ConfigError,
+    deep_merge,
+    default_training_config,
+    load_training_config,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -193,6 +199,7 @@ def config_value(config, path):
 class Plan:
     config: dict
     tasks: dict  # label -> PlannedTask, in generation order
+    raw: dict = field(default_factory=dict)  # the config as the user wrote it (for messages)
     removed: dict = field(default_factory=dict)  # label -> why it is not in the graph
     pruned_tasks: dict = field(default_factory=dict)  # label -> the pruned task (downloads included)
     warnings: list = field(default_factory=list)  # things the user should know about the rewrite
@@ -477,10 +484,15 @@ def drop_empty_fan_ins(plan):
 def check_worker_classes(plan, templates):
     """`taskcluster.worker-classes` is keyed by kind: any other key would be silently ignored."""
     kinds = sorted(templates)
+    # People write stage names here too; name the kind that runs that stage.
+    kind_of_stage = {t["stage"]: kind for kind, entries in templates.items() for t in entries if "{" not in t["stage"]}
     for key in plan.config["taskcluster"]["worker-classes"]:
         if key != "default" and key not in templates:
-            match = difflib.get_close_matches(key, kinds, n=1, cutoff=0.6)
-            hint = f"; did you mean {match[0]!r}?" if match else ""
+            if key in kind_of_stage:
+                hint = f"; stage {key!r} runs in kind {kind_of_stage[key]!r}"
+            else:
+                match = difflib.get_close_matches(key, kinds, n=1, cutoff=0.6)
+                hint = f"; did you mean {match[0]!r}?" if match else ""
             raise ConfigError(
                 ["taskcluster", "worker-classes", key],
                 f"unknown kind{hint}; expected 'default' or a kind: {', '.join(kinds)}",
@@ -497,9 +509,13 @@ def warn_unused_dataset_keys(plan):
             if isinstance(spec, dict) and "by-dataset" in spec:
                 path = fmt(spec["by-dataset"], task.context)
                 read[path] |= {task.context.get("dataset"), task.context.get("dataset_file")}
+    defaults = default_training_config()
     for path, names in sorted(read.items()):
-        for key in sorted(config_value(plan.config, path) or {}):
-            if key not in names:
+        settings, inherited = config_value(plan.config, path) or {}, config_value(defaults, path) or {}
+        for key in sorted(settings):
+            # A default's setting kept by the deep merge after the user replaced the dataset list is
+            # not the user's typo.
+            if key not in names and not (key in inherited and inherited[key] == settings[key]):
                 plan.warnings.append(f"{path}.{key}: no dataset of this config has that name; the setting is unused")
 
 
@@ -532,9 +548,10 @@ def build_plan(raw_config, kinds_dir):
 def _build_plan(raw_json, kinds_dir):
     from .continuation import apply_continuation  # noqa: PLC0415 (the rules import this module)
 
-    config = load_training_config(json.loads(raw_json))
+    raw = json.loads(raw_json)
+    config = load_training_config(raw)
     templates = load_templates(kinds_dir)
-    plan = Plan(config=config, tasks=instantiate(config, templates))
+    plan = Plan(config=config, tasks=instantiate(config, templates), raw=raw)
     check_worker_classes(plan, templates)
     warn_unused_dataset_keys(plan)
     apply_continuation(plan, templates)

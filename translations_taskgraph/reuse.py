@@ -6,8 +6,9 @@ replaces them instead of running them again; a later group wins over an earlier 
 label. Tasks whose label starts with `start-task-prefix`, and everything downstream of them, are
 left out of `existing_tasks` and run again.
 
-This asks the Taskcluster queue, so it runs only where a decision is made on Taskcluster (the
-decision task and the `train` action), never during local graph generation.
+This asks the Taskcluster queue, so it runs only in the `train` action (the way a training config
+reaches Taskcluster), never during local graph generation. A push's decision task trains the
+project's default config, which names no earlier groups.
 """
 
 import logging

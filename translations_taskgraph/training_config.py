@@ -350,7 +350,7 @@ TRAINING_CONFIG_SCHEMA = Schema(
         _opt(
             "previous-group-ids",
             "reuse the completed tasks of these task groups (later groups win); applied by the "
-            "decision task and the `train` action, never by local generation",
+            "`train` action, never by local generation",
         ): [_matching(_TASK_ID, "a Taskcluster task group id (22 characters)")],
         _opt(
             "start-task-prefix",
@@ -701,14 +701,20 @@ def _check_rules(config):
 
 def load_training_config(raw=None, *, log=True):
     """Merge `raw` over the default config, normalise and validate it; return the result."""
-    config, _hints, _warnings = _load(json.dumps(raw or {}, sort_keys=True), log)
+    config, _hints, _warnings, _written = _load(json.dumps(raw or {}, sort_keys=True), log)
     return copy.deepcopy(config)
 
 
 def config_notes(raw=None):
     """The hints (non-canonical spellings) and warnings (legacy block) of a config."""
-    _config, hints, warnings = _load(json.dumps(raw or {}, sort_keys=True), False)
+    _config, hints, warnings, _written = _load(json.dumps(raw or {}, sort_keys=True), False)
     return list(hints), list(warnings)
+
+
+def written_path(raw, path):
+    """A key path of the loaded config as the user wrote it in `raw` (legacy block, aliases, url)."""
+    written = dict(_load(json.dumps(raw or {}, sort_keys=True), False)[3])
+    return _written_path(path, written)
 
 
 @functools.lru_cache(maxsize=16)
@@ -739,7 +745,7 @@ def _load(raw_json, log):
             logger.info(f"training_config hint: {hint}")
         for warning in warnings:
             logger.warning(f"training_config: {warning}")
-    return config, tuple(hints), tuple(warnings)
+    return config, tuple(hints), tuple(warnings), tuple(written.items())
 
 
 def training_config_json_schema(partial=True):
