@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 
 from taskgraph.util.yaml import load_yaml
 
-from .reuse import check_start_task_prefix
 from .training_config import (
     DATASET_CATEGORIES,
     ConfigError,
@@ -443,6 +442,23 @@ def _empty_fan_ins(plan):
     return empty
 
 
+def downstream(plan, labels, *, strong=False):
+    """`labels` and every task of the plan that depends on them, transitively (with `strong`,
+    only through edges that are not optional)."""
+    consumers = collections.defaultdict(set)
+    for task in plan.tasks.values():
+        for edge in task.upstreams.values():
+            if not (strong and edge.optional):
+                consumers[edge.label].add(task.label)
+    found, stack = set(), list(labels)
+    while stack:
+        label = stack.pop()
+        if label not in found:
+            found.add(label)
+            stack.extend(consumers.get(label, ()))
+    return found
+
+
 def drop_empty_fan_ins(plan):
     """Drop what an empty dataset list makes impossible, unless the targets need it.
 
@@ -451,34 +467,39 @@ def drop_empty_fan_ins(plan):
     dropped (a teacher-only run needs no mono-src data); otherwise the empty list is a config error.
     """
     empty = _empty_fan_ins(plan)
-    if not empty:
-        return
-    consumers = collections.defaultdict(set)
-    for task in plan.tasks.values():
-        for edge in task.upstreams.values():
-            if not edge.optional:
-                consumers[edge.label].add(task.label)
-    origin = {}  # dropped label -> the empty merge it depends on
-    for label in sorted(empty):
-        stack = [label]
-        while stack:
-            current = stack.pop()
-            if current not in origin:
-                origin[current] = label
-                stack.extend(sorted(consumers.get(current, ())))
     stage = plan.config["target-stage"]
-    targets = sorted(
+    targets = {
         task.label for task in plan.tasks.values()
         if (task.role == "root" if stage == "all-pipeline" else task.stage == stage)
-    )
-    for label in targets:
-        if label in origin:
-            raise empty[origin[label]]
-    for label, source in origin.items():
-        plan.removed[label] = f"cannot be built: {'.'.join(empty[source].path)} is empty"
+    }
+    dropped = {}  # label -> the empty list that makes it impossible
+    for label, error in sorted(empty.items()):
+        impossible = downstream(plan, [label], strong=True)
+        if impossible & targets:
+            raise error
+        for each in impossible:
+            dropped.setdefault(each, ".".join(error.path))
+    if not dropped:
+        return
+    for label, path in dropped.items():
+        plan.removed[label] = f"cannot be built: {path} is empty"
         plan.pruned_tasks[label] = plan.tasks.pop(label)
     # What only fed the dropped branch goes too; the targets stay (they are the roots now).
-    prune(plan, keep=set(targets))
+    prune(plan, keep=targets)
+
+
+def check_start_task_prefix(plan):
+    """A `start-task-prefix` that starts no label of the graph is a typo, not a no-op."""
+    prefix = plan.config.get("start-task-prefix")
+    if prefix and not any(label.startswith(prefix) for label in plan.tasks):
+        stages = sorted({task.stage for task in plan.tasks.values()})
+        raise ConfigError(
+            ["start-task-prefix"],
+            f"starts no task label of this graph; expected the start of a label, e.g. one of the stages: "
+            f"{', '.join(stages)}",
+            prefix,
+            True,
+        )
 
 
 def check_worker_classes(plan, templates):

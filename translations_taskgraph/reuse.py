@@ -15,7 +15,7 @@ import logging
 
 from taskgraph.util.taskcluster import get_taskcluster_client
 
-from .training_config import ConfigError
+from .pipeline import downstream
 
 logger = logging.getLogger(__name__)
 
@@ -37,18 +37,7 @@ def completed_tasks(task_group_id, queue=None):
 
 def downstream_of(plan, prefix):
     """Labels of the plan's tasks starting with `prefix`, and every task that depends on them."""
-    consumers = {}
-    for task in plan.tasks.values():
-        for edge in task.upstreams.values():
-            consumers.setdefault(edge.label, set()).add(task.label)
-    rerun = set()
-    stack = [label for label in plan.tasks if label.startswith(prefix)]
-    while stack:
-        label = stack.pop()
-        if label not in rerun:
-            rerun.add(label)
-            stack.extend(consumers.get(label, ()))
-    return rerun
+    return downstream(plan, [label for label in plan.tasks if label.startswith(prefix)])
 
 
 def existing_tasks(plan, queue=None):
@@ -64,17 +53,3 @@ def existing_tasks(plan, queue=None):
         logger.info(f"running again {len(rerun)} tasks from {prefix!r} on")
         existing = {label: task_id for label, task_id in existing.items() if label not in rerun}
     return dict(sorted(existing.items()))
-
-
-def check_start_task_prefix(plan):
-    """A `start-task-prefix` that starts no label of the graph is a typo, not a no-op."""
-    prefix = plan.config.get("start-task-prefix")
-    if prefix and not any(label.startswith(prefix) for label in plan.tasks):
-        stages = sorted({task.stage for task in plan.tasks.values()})
-        raise ConfigError(
-            ["start-task-prefix"],
-            f"starts no task label of this graph; expected the start of a label, e.g. one of the stages: "
-            f"{', '.join(stages)}",
-            prefix,
-            True,
-        )
