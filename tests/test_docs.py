@@ -57,3 +57,16 @@ def test_tests_run_offline():
         pass
     else:  # pragma: no cover - would mean the suite can reach the network
         raise AssertionError("sockets to non-loopback hosts are not blocked")
+
+
+def test_preview_docs_show_real_explain_output(capsys):
+    """docs/preview.md calls its explain example "real output": keep it so."""
+    from translations_taskgraph import cli
+
+    command = "translations-taskgraph explain taskcluster/test/params/recipe-train-new-teacher.yml"
+    text = (ROOT / "docs" / "preview.md").read_text()
+    start = text.index(f"$ {command}\n") + len(f"$ {command}\n")
+    documented = text[start : text.index("```", start)]
+    assert cli.main(["--root", str(ROOT / "taskcluster"), *command.split()[1:2],
+                     str(ROOT / command.split()[2])]) == 0
+    assert capsys.readouterr().out == documented
