@@ -247,11 +247,14 @@ def test_deep_merge_keeps_the_default():
 def test_unknown_target_stage_is_a_config_error():
     from translations_taskgraph.training_config import ConfigError
 
-    with pytest.raises(ConfigError, match=r"at target-stage: no task of this stage .* expected one of: .*build-vocab"):
-        generate({"target-stage": "train-techer"}, attribute="target_task_set")
+    # Caught when the plan is built, so `taskgraph full` fails too, not only `taskgraph target`.
+    for attribute in ("full_task_graph", "target_task_set"):
+        with pytest.raises(ConfigError, match=r"at target-stage: unknown stage; did you mean 'train-teacher-model'\?; "
+                                              r"expected one of: .*build-vocab.* \(got 'train-techer'\)"):
+            generate({"target-stage": "train-techer"}, attribute=attribute)
     replaced = {"target-stage": "build-vocab", "continuation": {"vocab": {"src": "https://x.org/a", "trg": "https://x.org/b"}}}
-    with pytest.raises(ConfigError, match="'build-vocab'"):
-        generate(replaced, attribute="target_task_set")
+    with pytest.raises(ConfigError, match=r"continuation replaced or pruned all its tasks; .* \(got 'build-vocab'\)"):
+        generate(replaced, attribute="full_task_graph")
 
 
 def test_public_pipeline_config_keys_work_unchanged():

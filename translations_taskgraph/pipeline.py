@@ -33,6 +33,7 @@ FETCHES_DIR = "/builds/worker/fetches"
 ARTIFACTS_DIR = "/builds/worker/artifacts"
 ARTIFACT_PREFIX = "public/build"
 ALL_PIPELINE_MAX_DEPENDENCIES = 100
+AGGREGATE_STAGE = "all-pipeline"  # the stage of the aggregate tasks: the whole pipeline
 
 
 
@@ -459,6 +460,21 @@ def downstream(plan, labels, *, strong=False):
     return found
 
 
+def check_target_stage(plan, original_stages):
+    """`target-stage` must name a stage that still has tasks: else nothing would run (and a preview
+    would silently show a graph nobody asked for)."""
+    stage = plan.config["target-stage"]
+    if stage == AGGREGATE_STAGE or any(task.stage == stage for task in plan.tasks.values()):
+        return
+    stages = sorted({task.stage for task in plan.tasks.values()} | {AGGREGATE_STAGE})
+    if stage in original_stages:
+        why = "continuation replaced or pruned all its tasks"
+    else:
+        match = difflib.get_close_matches(stage, stages, n=1, cutoff=0.6)
+        why = "unknown stage" + (f"; did you mean {match[0]!r}?" if match else "")
+    raise ConfigError(["target-stage"], f"{why}; expected one of: {', '.join(stages)}", stage, True)
+
+
 def drop_empty_fan_ins(plan):
     """Drop what an empty dataset list makes impossible, unless the targets need it.
 
@@ -470,7 +486,7 @@ def drop_empty_fan_ins(plan):
     stage = plan.config["target-stage"]
     targets = {
         task.label for task in plan.tasks.values()
-        if (task.role == "root" if stage == "all-pipeline" else task.stage == stage)
+        if (task.role == "root" if stage == AGGREGATE_STAGE else task.stage == stage)
     }
     dropped = {}  # label -> the empty list that makes it impossible
     for label, error in sorted(empty.items()):
@@ -573,10 +589,12 @@ def _build_plan(raw_json, kinds_dir):
     config = load_training_config(raw)
     templates = load_templates(kinds_dir)
     plan = Plan(config=config, tasks=instantiate(config, templates), raw=raw)
+    original_stages = {task.stage for task in plan.tasks.values()}
     check_worker_classes(plan, templates)
     warn_unused_dataset_keys(plan)
     apply_continuation(plan, templates)
     prune(plan)
+    check_target_stage(plan, original_stages)
     drop_empty_fan_ins(plan)
     check_start_task_prefix(plan)
     add_aggregates(plan, templates)
