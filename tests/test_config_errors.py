@@ -587,6 +587,34 @@ def test_empty_dataset_list_is_fine_when_a_corpus_stands_in(category, corpus):
     assert "export-ru-en" in plan(config).tasks
 
 
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"src": "de"}, "at src: unknown parameter; 'src' is a training-config key under experiment or "
+                        "continuation.vocab or continuation.corpora.<corpus>: nest it there"),
+        ({"teacher-ensemble": 2}, "at teacher-ensemble: unknown parameter; 'teacher-ensemble' is a training-config "
+                                  "key under experiment: nest it there"),
+        ({"vocab": {"src": T, "trg": T}}, "at vocab: unknown parameter; 'vocab' is a training-config key under "
+                                          "continuation: nest it there"),
+        ({"train-teacher": {"urls": [T], "mode": "use"}}, "at train-teacher: unknown parameter; 'train-teacher' is a "
+                                                          "training-config key under continuation.models"),
+        ({"mode": "use"}, "'mode' is a training-config key under continuation.models.<model>"),
+        ({"continuaton": {}}, "at continuaton: unknown parameter; did you mean the training-config key "
+                              "'continuation'?"),
+    ],
+    ids=["src", "teacher-ensemble", "vocab", "legacy-model-key", "mode", "misspelled"],
+)
+def test_training_keys_at_the_wrong_level_of_a_parameters_file(params, message):
+    """taskgraph would ignore these and build the default graph; they are the user's mistake."""
+    from translations_taskgraph.parameters import training_config_parameter
+
+    with pytest.raises(ConfigError) as error:
+        training_config_parameter({"target_tasks_method": "default", **params})
+    assert message in str(error.value)
+    # Keys taskgraph knows, and keys unrelated to training, pass.
+    assert training_config_parameter({"target_tasks_method": "default", "target-kinds": ["x"]}) == {}
+
+
 def test_worker_classes_are_keyed_by_kind():
     with pytest.raises(ConfigError) as error:
         plan({"taskcluster": {"worker-classes": {"train-teacher": "gcp-standard"}}})

@@ -18,7 +18,7 @@ from taskgraph.util.schema import Schema
 
 from .optimize import PREVIEW_STRATEGIES_PATH
 from .pipeline import build_plan
-from .training_config import TOP_LEVEL_KEYS, ConfigError, default_training_config
+from .training_config import NESTED_KEY_PARENTS, TOP_LEVEL_KEYS, ConfigError, default_training_config
 
 # Used when the checkout has no remote taskgraph can link task sources to (none, a local path...).
 FALLBACK_REPOSITORY = "https://github.com/translations-taskgraph/translations-taskgraph"
@@ -82,12 +82,18 @@ def taskgraph_parameter_names():
     return frozenset(_schema_key_names(base_schema)) | {"training_config"}
 
 
-def _check_misspelled_keys(params):
-    """A top-level key that is no parameter but nearly a training-config key is a typo, not a
-    parameter for someone else: taskgraph would ignore it silently."""
+def _check_misplaced_keys(params):
+    """taskgraph ignores parameters it does not know. A top-level key that belongs deeper in the
+    training config (`src`, `vocab`, `teacher-ensemble`) or is nearly a training-config key is the
+    user's mistake, never someone else's parameter: say so instead of generating the default graph."""
     for key in params:
         if key in TOP_LEVEL_KEYS or key in taskgraph_parameter_names():
             continue
+        parents = NESTED_KEY_PARENTS.get(key)
+        if parents:
+            raise ConfigError(
+                [key], f"unknown parameter; {key!r} is a training-config key under {' or '.join(parents[:3])}: nest it there"
+            )
         match = difflib.get_close_matches(str(key), TOP_LEVEL_KEYS, n=1, cutoff=0.8)
         if match:
             raise ConfigError([key], f"unknown parameter; did you mean the training-config key {match[0]!r}?")
@@ -100,7 +106,7 @@ def training_config_parameter(params):
     its top level (a training config saved as a parameters file, such as a block copied from the
     docs): they are read as part of the training config, never silently ignored.
     """
-    _check_misspelled_keys(params)
+    _check_misplaced_keys(params)
     raw = params.get("training_config") or {}
     loose = {key: params[key] for key in TOP_LEVEL_KEYS if key in params}
     if not loose:

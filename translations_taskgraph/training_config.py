@@ -53,6 +53,7 @@ MODEL_ALIASES = {
     "distillation-student-model-train": "student",
 }
 MODEL_NAMES = ("teacher", "backwards", "student")
+URL_KEYS = ("url", "urls", "task-id", "task-ids")  # the spellings a model's URLs may be given in
 MODES = ("use", "continue", "init")
 MODEL_TYPES = ("default",)
 CORPUS_NAMES = ("parallel", "backtranslations", "distillation")
@@ -379,6 +380,36 @@ TOP_LEVEL_KEYS = tuple(
 )
 
 
+def _nested_key_parents(node=TRAINING_CONFIG_SCHEMA.schema, path=()):
+    """{key: [parent path, ...]} for every named key below the top level (model aliases included)."""
+    parents = {}
+    for key, value in node.items():
+        name = getattr(key, "schema", key)
+        if not isinstance(name, str):
+            continue
+        if path:
+            parents.setdefault(name, []).append(".".join(path))
+        if isinstance(value, dict):
+            for child, where in _nested_key_parents(value, (*path, name)).items():
+                parents.setdefault(child, []).extend(where)
+    if path != ():
+        return parents
+    for alias in MODEL_ALIASES:
+        parents.setdefault(alias, []).append("continuation.models")
+    for key in URL_KEYS:
+        parents.setdefault(key, []).append("continuation.models.<model>")
+    generic = {f"continuation.models.{m}": "continuation.models.<model>" for m in MODEL_NAMES}
+    generic.update({f"continuation.corpora.{c}": "continuation.corpora.<corpus>" for c in CORPUS_NAMES})
+    return {
+        key: sorted({generic.get(p, p) for p in where}, key=lambda p: (p.count("."), p))
+        for key, where in parents.items()
+    }
+
+
+# Where a key found at the wrong level belongs (`src` -> experiment, continuation.vocab, ...).
+NESTED_KEY_PARENTS = _nested_key_parents()
+
+
 # --------------------------------------------------------------------------------------------
 def deep_merge(base, override):
     """Return `base` with `override` merged in: mappings merge key by key, anything else replaces."""
@@ -477,7 +508,6 @@ def _normalise_model_keys(models, path, hints, written):
     return canonical
 
 
-URL_KEYS = ("url", "urls", "task-id", "task-ids")
 
 
 def task_artifacts_url(task_id):
