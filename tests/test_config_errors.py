@@ -711,6 +711,33 @@ def test_cli_reports_bad_config_without_traceback(tmp_path, serial):
     assert "Traceback" not in result.stdout
 
 
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("bad.yml", "src: de\n   trg: fr\n", "Invalid parameters file bad.yml: cannot read it: mapping values are "
+                                            "not allowed here"),
+        ("list.yml", "- a\n- b\n", "Invalid parameters file list.yml: expected a mapping of parameters, got a list"),
+        ("params.yaml", "{}\n", "Invalid parameters file params.yaml: parameters files must end in .yml or .json"),
+        ("empty.yml", "", None),
+        ("comments.yml", "# nothing yet\n", None),
+    ],
+    ids=["not-yaml", "a-list", "yaml-extension", "empty", "only-comments"],
+)
+def test_cli_reports_unreadable_parameters_files_in_one_line(tmp_path, name, content, message):
+    """taskgraph itself would print a traceback for these; an empty file means the defaults."""
+    (tmp_path / name).write_text(content)
+    env = {**os.environ, "TASKCLUSTER_ROOT_URL": "https://tc.example.com"}
+    cli = Path(sys.executable).parent / "taskgraph"
+    result = subprocess.run([str(cli), "full", "--root", str(ROOT / "taskcluster"), "-p", name], cwd=tmp_path,
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in result.stderr
+    if message is None:
+        assert result.returncode == 0 and "all-pipeline-ru-en-1" in result.stdout
+    else:
+        assert result.returncode == 1 and message in result.stderr
+        assert len([line for line in result.stderr.splitlines() if "ERROR" in line]) == 1
+
+
 # ------------------------------------------------------------------------------------------------
 # Accepted spellings.
 @pytest.mark.parametrize("alias", sorted(MODEL_ALIASES))

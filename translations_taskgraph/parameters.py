@@ -9,12 +9,16 @@ fresh clone without a git remote.
 import copy
 import difflib
 import functools
+import json
+import logging
 import os
 import subprocess
 from typing import Optional
 
+import taskgraph.parameters as taskgraph_parameters
+import yaml
 from taskgraph.parameters import extend_parameters_schema
-from taskgraph.util.schema import Schema
+from taskgraph.util.schema import Schema, SchemaValidationError
 
 from .optimize import PREVIEW_STRATEGIES_PATH
 from .pipeline import build_plan
@@ -23,6 +27,8 @@ from .training_config import NESTED_KEY_PARENTS, TOP_LEVEL_KEYS, ConfigError, de
 # Used when the checkout has no remote taskgraph can link task sources to (none, a local path...).
 FALLBACK_REPOSITORY = "https://github.com/translations-taskgraph/translations-taskgraph"
 PREVIEW_BUILD_DATE = 0
+
+logger = logging.getLogger(__name__)
 
 TrainingConfigParameters = Schema.from_dict(
     {"training_config": Optional[dict]},
@@ -131,5 +137,46 @@ def get_decision_parameters(graph_config, parameters):
     parameters["training_config"] = copy.deepcopy(plan.config)
 
 
+def _parameters_file_problem(path):
+    """Why taskgraph could not read a local parameters file (None if it can); `"empty"` when the
+    file holds nothing, which taskgraph would crash on but means "no parameters"."""
+    if not path.endswith((".yml", ".json")):
+        return "parameters files must end in .yml or .json"
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f) if path.endswith(".json") else yaml.safe_load(f)
+    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as e:
+        return f"cannot read it: {' '.join(str(e).split())}"
+    if data is None:
+        return "empty"
+    if not isinstance(data, dict):
+        return f"expected a mapping of parameters, got a {type(data).__name__}"
+    return None
+
+
+def report_unreadable_parameters_files():
+    """taskgraph reads `-p FILE` itself and prints a traceback when the file is not YAML, is a list
+    or is empty. Check local files first: a problem becomes one logged line (a
+    SchemaValidationError, which the CLI prints without traceback), an empty file means defaults."""
+    original = taskgraph_parameters.load_parameters_file
+    if getattr(original, "reports_unreadable_files", False):
+        return
+
+    @functools.wraps(original)
+    def load_parameters_file(spec, *args, **kwargs):
+        if spec and os.path.isfile(spec):
+            problem = _parameters_file_problem(spec)
+            if problem == "empty":
+                return original(None, *args, **kwargs)
+            if problem:
+                logger.error(f"Invalid parameters file {spec}: {problem}")
+                raise SchemaValidationError(f"Invalid parameters file {spec}: {problem}")
+        return original(spec, *args, **kwargs)
+
+    load_parameters_file.reports_unreadable_files = True
+    taskgraph_parameters.load_parameters_file = load_parameters_file
+
+
 def register():
     extend_parameters_schema(TrainingConfigParameters, defaults_fn=get_defaults)
+    report_unreadable_parameters_files()
