@@ -44,6 +44,36 @@ def _corpus(name="parallel", **corpus):
 # (id, config, key path, fragments the message must contain)
 BAD_CONFIGS = [
     (
+        "dataset-without-importer",
+        {"datasets": {"train": ["ada83"]}},
+        "datasets.train.0",
+        ["expected a dataset name '<importer>_<name>' such as 'opus_ada83/v1'", "(got 'ada83')"],
+    ),
+    (
+        "unknown-spm-norm-rule",
+        {"experiment": {"spm-norm-rule": "bogus"}},
+        "experiment.spm-norm-rule",
+        ["expected one of: nmt_nfkc, nfkc, nmt_nfkc_cf, nfkc_cf, identity", "(got 'bogus')"],
+    ),
+    (
+        "opuscleaner-flag-not-a-flag",
+        {"experiment": {"use-opuscleaner": "maybe"}},
+        "experiment.use-opuscleaner",
+        ["expected 'true', 'false', true or false", "(got 'maybe')"],
+    ),
+    (
+        "norwegian-read-as-false",
+        {"experiment": {"trg": False}},
+        "experiment.trg",
+        ["YAML read an unquoted yes/no/on/off as False: quote it"],
+    ),
+    (
+        "credentials-in-a-url-are-not-echoed",
+        _vocab(src="https://user:secret@example.com/vocab.ru.spm", trg=T),
+        "continuation.vocab.src",
+        ["without credentials (task definitions are public)", "(got 'https://***@example.com/vocab.ru.spm')"],
+    ),
+    (
         "pin-for-a-file-the-mode-does-not-publish",
         {"continuation": {"models": {"teachers": {"url": T, "mode": "use", "sha256": {"model.npz": "0" * 64}}}}},
         "continuation.models.teachers.sha256.model.npz",
@@ -463,7 +493,7 @@ BAD_CONFIGS = [
         "dataset-with-semicolon",
         {"datasets": {"train": ["opus_ada83/v1; rm -rf /"]}},
         "datasets.train.0",
-        ["expected a dataset name such as 'opus_ada83/v1'", "'opus_ada83/v1; rm -rf /'"],
+        ["expected a dataset name '<importer>_<name>' such as 'opus_ada83/v1'", "'opus_ada83/v1; rm -rf /'"],
     ),
     (
         "datasets-not-a-list",

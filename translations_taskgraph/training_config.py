@@ -72,12 +72,12 @@ BEST_MODEL_METRICS = (
 WORKER_CLASSES = ("gcp-standard", "gcp-spot")
 TEACHER_DECODERS = ("marian", "ctranslate2", "indictrans2")
 STUDENT_MODELS = ("tiny", "base", "base-memory")
+SPM_NORM_RULES = ("nmt_nfkc", "nfkc", "nmt_nfkc_cf", "nfkc_cf", "identity")  # SentencePiece's built-in rules
 DATASET_CATEGORIES = ("train", "devtest", "test", "mono-src", "mono-trg")
 
 _LOCALE = re.compile(r"^[a-z]{2,3}([_-][A-Za-z0-9]{2,8})*$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_DATASET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-/:\[\]]*$")
-_NORM_RULE = re.compile(r"^[A-Za-z0-9_]+$")
+_DATASET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-]*_[A-Za-z0-9_.\-/:\[\]]+$")  # <importer>_<name>
 _LABEL_PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_./-]*$")
 _TASK_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
 
@@ -97,6 +97,9 @@ def _one_of(choices):
 
 def _matching(pattern, what):
     def validator(value):
+        if isinstance(value, bool):
+            # YAML 1.1 reads unquoted yes/no/on/off (`trg: no`, Norwegian) as booleans.
+            raise Invalid(f"expected {what}; YAML read an unquoted yes/no/on/off as {value}: quote it")
         if not isinstance(value, str) or not pattern.match(value):
             raise Invalid(f"expected {what}")
         return value
@@ -132,6 +135,8 @@ def normalize_url(value):
         raise Invalid(f"expected {what}")
     if not parts.hostname:
         raise Invalid(f"expected {what} with a host name")
+    if parts.username is not None or parts.password is not None:
+        raise Invalid(f"expected {what} without credentials (task definitions are public)")
     try:
         parts.port  # noqa: B018 (raises ValueError for a port that is not a number in range)
     except ValueError:
@@ -165,6 +170,17 @@ model_url.json_schema = {"type": "string", "pattern": "^(https?|gs)://[^\\s?#]+$
 
 # --------------------------------------------------------------------------------------------
 # The schema. Keys follow the public pipeline's training config so its configs work unchanged.
+def _string_or_bool(value):
+    """A flag the public pipeline writes as the string "true"/"false"; YAML booleans work too."""
+    if value not in ("true", "false") and not isinstance(value, bool):
+        raise Invalid(f"expected {_string_or_bool.expected}")
+    return value
+
+
+_string_or_bool.expected = "'true', 'false', true or false"
+_string_or_bool.json_schema = {"enum": ["true", "false", True, False]}
+
+
 def _number(value):
     """An int or a float; YAML booleans are not numbers here."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -253,7 +269,7 @@ CONTINUATION_SCHEMA = {
     },
 }
 
-_DATASET_LIST = [_matching(_DATASET, "a dataset name such as 'opus_ada83/v1'")]
+_DATASET_LIST = [_matching(_DATASET, "a dataset name '<importer>_<name>' such as 'opus_ada83/v1'")]
 _DATASET_TEXT = {
     "train": "parallel training datasets, each imported, cleaned and filtered, then merged",
     "devtest": "validation datasets, merged into the devset every training uses",
@@ -317,13 +333,9 @@ TRAINING_CONFIG_SCHEMA = Schema(
             _req("spm-sample-size", "how many sentences SentencePiece trains the vocab on"): _integer(1),
             _opt("spm-vocab-size", "the vocab size"): _integer(1),
             _opt("spm-vocab-split", "separate source and target vocabs instead of a joint one", default=False): bool,
-            _opt("spm-norm-rule", "the SentencePiece normalization rule"): _matching(
-                _NORM_RULE, "a SentencePiece normalization rule such as 'nmt_nfkc'"
-            ),
+            _opt("spm-norm-rule", "the SentencePiece normalization rule"): _one_of(SPM_NORM_RULES),
             _req("best-model", "the validation metric that picks the best checkpoint"): _one_of(BEST_MODEL_METRICS),
-            _opt("use-opuscleaner", "clean parallel data with OpusCleaner", default="false"): Any(
-                "true", "false", bool
-            ),
+            _opt("use-opuscleaner", "clean parallel data with OpusCleaner", default="false"): _string_or_bool,
             _opt("opuscleaner-mode", "per-dataset OpusCleaner configs or the defaults", default="defaults"): _one_of(
                 ("custom", "defaults")
             ),
@@ -437,6 +449,9 @@ def default_training_config():
     return copy.deepcopy(_parsed_default_config())
 
 
+_CREDENTIALS = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@")
+
+
 class ConfigError(SchemaValidationError):
     """A training config problem, reported as one message without traceback."""
 
@@ -444,7 +459,9 @@ class ConfigError(SchemaValidationError):
         where = ".".join(str(p) for p in path) or "<root>"
         text = f"Invalid training_config at {where}: {message}"
         if has_value:
-            text += f" (got {value!r})"
+            # Never echo credentials written into a URL: the message may land in a public log.
+            shown = _CREDENTIALS.sub(r"\1***@", value) if isinstance(value, str) else value
+            text += f" (got {shown!r})"
         super().__init__(text)
         self.path = tuple(path)
         self.parts = (message, value, has_value)
