@@ -420,3 +420,18 @@ def test_use_teacher_url_count_overriding_the_ensemble_size_is_warned_about():
         "pretrained-models.train-teacher: mode use with 1 URL(s) makes an ensemble of 1; "
         "experiment.teacher-ensemble (2) does not apply"
     ]
+
+
+def test_the_same_teacher_url_twice_is_warned_about():
+    config = {"experiment": {"teacher-ensemble": 2},
+              "continuation": {"models": {"teachers": {"urls": [f"{U}/t1", f"{U}/t1/"], "mode": "use"}}}}
+    assert plan(config).warnings == [
+        "continuation.models.teachers: the same URL is listed more than once; those members are one model"
+    ]
+
+
+def test_a_dataset_listed_twice_is_used_once_with_a_warning():
+    twice = plan({"datasets": {"test": ["flores_devtest", "flores_devtest"]}})
+    assert twice.warnings == ["datasets.test lists 'flores_devtest' 2 times; it is used once"]
+    assert labels_of_stage(generate({"datasets": {"test": ["flores_devtest", "flores_devtest"]}}),
+                           "evaluate-student") == ["evaluate-student-flores-devtest-ru-en"]

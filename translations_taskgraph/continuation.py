@@ -175,6 +175,9 @@ def _apply_model(plan, template, context, name, model):
     trained = plan.find(rule.kind)
     urls = model["urls"]
     ensemble = plan.config["experiment"]["teacher-ensemble"]
+    if len(set(urls)) < len(urls):
+        where = ".".join(map(str, written_path(plan.raw, ["continuation", "models", name])))
+        plan.warnings.append(f"{where}: the same URL is listed more than once; those members are one model")
     if rule.ensemble and model["mode"] == "use" and len(urls) != ensemble:
         where = ".".join(map(str, written_path(plan.raw, ["continuation", "models", name])))
         plan.warnings.append(

@@ -536,6 +536,16 @@ def check_worker_classes(plan, templates):
             )
 
 
+def warn_duplicate_datasets(plan):
+    """A dataset listed twice in one category is used once (the public pipeline's production config
+    repeats one): say so, since the user may have meant another one."""
+    for category in DATASET_CATEGORIES:
+        counts = collections.Counter(plan.config["datasets"][category])
+        for dataset, count in sorted(counts.items()):
+            if count > 1:
+                plan.warnings.append(f"datasets.{category} lists {dataset!r} {count} times; it is used once")
+
+
 def warn_unused_dataset_keys(plan):
     """Per-dataset settings (`by-dataset` flags, e.g. Bicleaner thresholds) for datasets that no task
     of the config reads: usually a typo or a dataset missing from `datasets`. Checked before
@@ -591,6 +601,7 @@ def _build_plan(raw_json, kinds_dir):
     plan = Plan(config=config, tasks=instantiate(config, templates), raw=raw)
     original_stages = {task.stage for task in plan.tasks.values()}
     check_worker_classes(plan, templates)
+    warn_duplicate_datasets(plan)
     warn_unused_dataset_keys(plan)
     apply_continuation(plan, templates)
     prune(plan)

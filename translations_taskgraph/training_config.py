@@ -118,7 +118,7 @@ def normalize_url(value):
     if not isinstance(value, str) or not value:
         raise Invalid(f"expected {what}")
     if any(ch.isspace() for ch in value) or any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
-        raise Invalid(f"expected {what} (found whitespace or control characters)")
+        raise Invalid(f"expected {what} without whitespace (found whitespace or control characters)")
     if not value.isascii():
         raise Invalid(f"expected {what} (non-ASCII characters must be percent-encoded)")
     try:

@@ -103,12 +103,17 @@ def pruned_by(plan, original):
     }
 
 
+def natural(label):
+    """Sort key putting chunk 2/20 before 10/20."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", label)]
+
+
 def by_stage(labels, tasks):
     """{stage: [label, ...]} sorted, for labels of `tasks` (a {label: PlannedTask})."""
     groups = collections.defaultdict(list)
     for label in labels:
         groups[tasks[label].stage if label in tasks else "?"].append(label)
-    return {stage: sorted(groups[stage]) for stage in sorted(groups)}
+    return {stage: sorted(groups[stage], key=natural) for stage in sorted(groups)}
 
 
 def consumers_of(plan, download):
@@ -118,7 +123,7 @@ def consumers_of(plan, download):
         for name, edge in task.upstreams.items():
             if edge.label == download:
                 uses[task.label].append(name)
-    return [f"{label} ({', '.join(sorted(names))})" for label, names in sorted(uses.items())]
+    return [f"{label} ({', '.join(sorted(names))})" for label, names in sorted(uses.items(), key=lambda u: natural(u[0]))]
 
 
 def trained_from(plan, download):
