@@ -676,11 +676,26 @@ def test_unused_per_dataset_settings_are_warned_about():
     assert plan({**corpus, "experiment": {"bicleaner": {"default-threshold": 0.5, "dataset-thresholds": {
         "opus_ada83_v1": 0.1}}}}).warnings == []
     # The default's own threshold, kept by the deep merge when the user replaces the datasets: no warning.
-    assert plan({"datasets": {"train": ["opus_Books/v1"]}}).warnings == []
-    assert plan({"datasets": {"train": ["opus_Books/v1"]},
-                 "experiment": {"bicleaner": {"default-threshold": 0.5, "dataset-thresholds": {
-                     "opus_ada83_v1": 0.3}}}}).warnings[0].startswith(
+    def threshold_warnings(config):
+        return [w for w in plan(config).warnings if "dataset-thresholds" in w]
+
+    assert threshold_warnings({"datasets": {"train": ["opus_Books/v1"]}}) == []
+    assert threshold_warnings({"datasets": {"train": ["opus_Books/v1"]},
+                               "experiment": {"bicleaner": {"default-threshold": 0.5, "dataset-thresholds": {
+                                   "opus_ada83_v1": 0.3}}}})[0].startswith(
         "experiment.bicleaner.dataset-thresholds.opus_ada83_v1: no dataset")
+
+
+def test_a_real_run_keeping_the_ci_marian_options_is_warned_about():
+    own_datasets = {"datasets": {"train": ["opus_Books/v1"]}}
+    (warning,) = plan(own_datasets).warnings
+    assert warning.startswith("marian-args: this config has its own datasets but keeps the CI-sized default's "
+                              "Marian options (training-backward.after=50u, training-student.after=50u, ")
+    assert warning.endswith("): set marian-args for a real run")
+    trained_as_asked = {s: {"after": "0"} for s in ("training-backward", "training-teacher", "training-student",
+                                                    "training-student-finetuned")}
+    assert plan({**own_datasets, "marian-args": trained_as_asked}).warnings == []
+    assert plan({}).warnings == []  # the CI default itself
 
 
 def test_dataset_names_that_become_one_label_are_an_error():

@@ -536,6 +536,27 @@ def check_worker_classes(plan, templates):
             )
 
 
+def warn_inherited_marian_args(plan):
+    """A config with datasets of its own is a real run, but any Marian option it leaves out keeps the
+    CI-sized default's value (the deep merge): training would stop after a few updates."""
+    raw = plan.raw if isinstance(plan.raw, dict) else {}
+    if not (raw.get("datasets") or {}).get("train"):
+        return
+    written = raw.get("marian-args") or {}
+    inherited = [
+        f"{section}.{option}={value}"
+        for section, options in sorted(default_training_config()["marian-args"].items())
+        for option, value in options.items()
+        if option not in (written.get(section) or {}) and plan.config["marian-args"][section].get(option) == value
+    ]
+    limits = [item for item in inherited if item.split(".", 1)[1].startswith("after=")]
+    if limits:
+        plan.warnings.append(
+            f"marian-args: this config has its own datasets but keeps the CI-sized default's Marian options "
+            f"({', '.join(limits)}; {len(inherited)} in all): set marian-args for a real run"
+        )
+
+
 def warn_duplicate_datasets(plan):
     """A dataset listed twice in one category is used once (the public pipeline's production config
     repeats one): say so, since the user may have meant another one."""
@@ -602,6 +623,7 @@ def _build_plan(raw_json, kinds_dir):
     original_stages = {task.stage for task in plan.tasks.values()}
     check_worker_classes(plan, templates)
     warn_duplicate_datasets(plan)
+    warn_inherited_marian_args(plan)
     warn_unused_dataset_keys(plan)
     apply_continuation(plan, templates)
     prune(plan)
