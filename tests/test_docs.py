@@ -70,3 +70,22 @@ def test_preview_docs_show_real_explain_output(capsys):
     assert cli.main(["--root", str(ROOT / "taskcluster"), *command.split()[1:2],
                      str(ROOT / command.split()[2])]) == 0
     assert capsys.readouterr().out == documented
+
+
+def _yaml_blocks(*names):
+    for name in names:
+        text = (ROOT / name).read_text()
+        for number, match in enumerate(re.finditer(r"```yaml\n(.*?)```", text, re.S)):
+            if "..." not in match.group(1):  # an outline with placeholders, not a config
+                yield pytest.param(match.group(1), id=f"{name}#{number}")
+
+
+@pytest.mark.parametrize("block", list(_yaml_blocks("README.md", "docs/continuation.md")))
+def test_every_config_shown_in_the_docs_works(block):
+    import yaml
+
+    from conftest import plan
+    from translations_taskgraph.parameters import training_config_parameter
+
+    data = yaml.safe_load(block)
+    assert plan(training_config_parameter(data)).tasks
