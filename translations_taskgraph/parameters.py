@@ -2,8 +2,13 @@
 
 taskgraph only sees `training_config` as a mapping; its contents are validated by the one
 training-config schema (`training_config.py`) when the plan is built, after being deep-merged over
-the embedded default. Project defaults also fill in a repository URL so `taskgraph full` works in a
-fresh clone without a git remote.
+the embedded default. A parameters file may also hold training-config keys at its top level; keys
+that belong deeper, or nearly match one, are errors rather than ignored parameters.
+
+The defaults (applied only to non-strict, local parameters; the decision task sets its own) make
+previews work anywhere and stay stable: a repository URL taskgraph can link sources to, a fixed
+build date, and optimization that never asks the Taskcluster index. Parameters files taskgraph could
+not read are reported in one line.
 """
 
 import copy
