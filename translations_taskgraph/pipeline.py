@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 FETCHES_DIR = "/builds/worker/fetches"
 ARTIFACTS_DIR = "/builds/worker/artifacts"
+CHECKOUT_DIR = "/builds/worker/checkouts/vcs"
 ARTIFACT_PREFIX = "public/build"
 ALL_PIPELINE_MAX_DEPENDENCIES = 100
 AGGREGATE_STAGE = "all-pipeline"  # the stage of the aggregate tasks: the whole pipeline

@@ -16,7 +16,7 @@ import re
 from taskgraph.transforms.base import TransformSequence
 from taskgraph.util.cached_tasks import EXTRA_CACHE_INDEXES, TARGET_CACHE_INDEX, TARGET_PR_CACHE_INDEX
 
-from ..pipeline import ARTIFACT_PREFIX, ARTIFACTS_DIR, FETCHES_DIR, config_value
+from ..pipeline import ARTIFACT_PREFIX, ARTIFACTS_DIR, CHECKOUT_DIR, FETCHES_DIR, config_value
 
 transforms = TransformSequence()
 
@@ -176,7 +176,8 @@ def render(config, tasks):
                 "docker-image": {"in-tree": DOCKER_IMAGES[worker_kind]},
                 "max-run-time": template.get("max-run-time", 86400),
                 "artifacts": [{"type": "directory", "name": ARTIFACT_PREFIX, "path": ARTIFACTS_DIR}],
-                "env": {"ARTIFACTS_DIR": ARTIFACTS_DIR, "MOZ_FETCHES_DIR": FETCHES_DIR},
+                # Steps import their shared helpers (`pipeline.common`) from the checkout.
+                "env": {"ARTIFACTS_DIR": ARTIFACTS_DIR, "MOZ_FETCHES_DIR": FETCHES_DIR, "PYTHONPATH": CHECKOUT_DIR},
             },
             "run": {"using": "run-task", "command": command, "cwd": "{checkout}"},
             "cache": {
