@@ -40,6 +40,8 @@ def test_readme_opens_with_two_commands_and_ci_runs_the_test_one():
     assert len(block) == 2
     generate_graph, run_tests = block
     assert generate_graph.endswith("taskgraph full")
+    # Previewing a graph stays a light install: the steps' tools come with the test (or steps) extra.
+    assert "[test]" not in generate_graph and "[steps]" not in generate_graph
     assert run_tests.endswith("pytest")
     assert run_tests in (ROOT / ".ci" / "run").read_text()
 
