@@ -210,3 +210,20 @@ def test_default_digests_are_stable_across_processes(tmp_path):
         if "cached_task" in task["attributes"]
     }
     assert other == digests(generate({}))
+
+
+def test_step_code_is_part_of_every_digest(tmp_path):
+    """A change to a step's script or to the shared helpers (pipeline/common) changes the digest data."""
+    from translations_taskgraph.transforms import pipeline_task
+
+    root = tmp_path / "repo"
+    (root / "pipeline" / "common").mkdir(parents=True)
+    helper = root / "pipeline" / "common" / "io.py"
+    helper.write_text("A = 1\n")
+    before = pipeline_task._helpers_digest(str(root))
+    pipeline_task._file_digest.cache_clear()
+    pipeline_task._helpers_digest.cache_clear()
+    helper.write_text("A = 2\n")
+    assert pipeline_task._helpers_digest(str(root)) != before
+    pipeline_task._file_digest.cache_clear()
+    pipeline_task._helpers_digest.cache_clear()

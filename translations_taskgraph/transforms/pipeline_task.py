@@ -36,6 +36,14 @@ def _file_digest(path):
         return "absent"
 
 
+@functools.lru_cache(maxsize=None)
+def _helpers_digest(vcs_root):
+    """One digest of the steps' shared helpers (`pipeline/common/`): a change there reruns every step."""
+    common = os.path.join(vcs_root, "pipeline", "common")
+    names = sorted(n for n in os.listdir(common) if n.endswith(".py")) if os.path.isdir(common) else []
+    return hashlib.sha256("".join(f"{n}:{_file_digest(os.path.join(common, n))}\n" for n in names).encode()).hexdigest()
+
+
 def _render_value(spec, task, config, fetch_dirs):
     """argv elements for one flag value; None drops the flag."""
     context = {**task.context, "fetch": fetch_dirs}
@@ -187,6 +195,7 @@ def render(config, tasks):
                     f"command:{command!r}",
                     f"artifacts:{task.artifacts!r}",
                     f"script:{template['script']}:{_file_digest(script_path)}",
+                    f"helpers:pipeline/common:{_helpers_digest(vcs_root)}",
                 ],
             },
         }
