@@ -1,6 +1,6 @@
 """`translations-taskgraph`: preview what a training config does to the task graph.
 
-Three subcommands, for a training config or a parameters file holding `training_config`:
+Subcommands, for a training config or a parameters file holding `training_config`:
 
 * `explain CONFIG [--check-urls]` -- what each continuation input downloads, replaces and prunes
   (`explain.py`); `--check-urls` probes every URL the downloads fetch (`check_urls.py`).
@@ -8,8 +8,11 @@ Three subcommands, for a training config or a parameters file holding `training_
   graphs (`diff.py`).
 * `picture CONFIG [--output FILE] [--svg FILE]` -- the stage graph as Mermaid, optionally SVG
   (`picture.py`).
+* `run PARAMS --store DIR [--target-stage STAGE] [--tasks REGEX] [-j N]` -- run the graph's
+  tasks on this machine as a Taskcluster worker would (`run.py`, `../local_run.py`).
 
-Exit status: 0 on success, 1 on a bad config or when `--check-urls` finds a missing URL.
+Exit status: 0 on success, 1 on a bad config, when `--check-urls` finds a missing URL or when a
+locally run task fails (130 when a run is interrupted).
 The standard `taskgraph` command is unaffected.
 """
 
@@ -24,6 +27,7 @@ from .common import DEFAULT_ROOT, CliError
 from .diff import cmd_diff
 from .explain import cmd_explain
 from .picture import cmd_picture
+from .run import add_parser as add_run_parser
 
 
 def build_parser():
@@ -56,6 +60,8 @@ def build_parser():
     picture.add_argument("--output", metavar="FILE.mmd", help="write the Mermaid text here, not to stdout")
     picture.add_argument("--svg", metavar="FILE.svg", help="also render an SVG with Graphviz dot")
     picture.set_defaults(func=cmd_picture)
+
+    add_run_parser(sub, [common])
     return parser
 
 
