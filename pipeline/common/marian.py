@@ -312,3 +312,114 @@ def check_model_fits_vocab(model: str, vocab_src: str, vocab_trg: str, src: str,
                 f"{model}: its {side} embeddings have {rows} rows but {vocab} gives {expected} entries; "
                 f"the model was trained with another vocab"
             )
+
+
+# ------------------------------------------------------------------------------------------------
+# Devices and decoding.
+def gpu_count() -> int:
+    """GPUs listed by nvidia-smi (0 without it): Marian uses them all unless told otherwise."""
+    if not shutil.which("nvidia-smi"):
+        return 0
+    try:
+        listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return 0
+    return sum(1 for line in listing.splitlines() if line.startswith("GPU "))
+
+
+def with_devices(options: Dict[str, List[str]], prog: str) -> "OrderedDict[str, List[str]]":
+    """Every GPU when the options name no devices; on CPU, float16 (GPU-only) becomes float32."""
+    options = OrderedDict(options)
+    if "cpu-threads" in options or "devices" in options or "d" in options:
+        gpus = 0 if "cpu-threads" in options else gpu_count()
+    else:
+        gpus = gpu_count()
+        if gpus:
+            options["devices"] = [str(i) for i in range(gpus)]
+        else:
+            options["cpu-threads"] = [str(os.cpu_count() or 1)]
+    if not gpus:
+        for name in ("precision", "fp16"):
+            if name in options and (name == "fp16" or any("16" in v for v in options[name])):
+                print(f"{prog}: note: --{name} {' '.join(options[name])} needs a GPU; decoding in float32 on CPU",
+                      file=sys.stderr)
+                del options[name]
+    return options
+
+
+DECODE_DEFAULTS = {
+    "beam-size": ["4"], "normalize": ["1.0"], "mini-batch": ["16"], "maxi-batch": ["100"],
+    "maxi-batch-sort": ["src"], "max-length-factor": ["3"], "max-length-crop": [], "quiet-translation": [],
+    "workspace": ["2000"],
+}
+
+
+def decode(models: List[str], vocabs: List[str], input_path: str, output_path: str, work_dir: str,
+           options: Dict[str, List[str]], prog: str, nbest: bool = False) -> int:
+    """Translate `input_path` (plain/.gz/.zst) into `output_path` (.zst/.gz/plain, published
+    atomically) with `pymarian decode`; return the number of input lines."""
+    from pipeline.common.io import compress_file, decompress_file
+
+    os.makedirs(work_dir, exist_ok=True)
+    plain_in = os.path.join(work_dir, "input.txt")
+    plain_out = os.path.join(work_dir, "output.txt")
+    lines = decompress_file(input_path, plain_in)
+    layers = [DECODE_DEFAULTS]
+    if nbest:
+        layers.append({"beam-size": ["8"], "n-best": []})
+    merged = with_devices(merge_options(*layers, options), prog)
+    argv = marian_command("decode") + render_options(merged) + [
+        "--models", *models, "--vocabs", *vocabs, "--input", plain_in, "--output", plain_out,
+    ]
+    if lines:
+        run_marian(argv, None, what="Marian decoding")
+    else:
+        open(plain_out, "w").close()
+    produced = 0
+    with open(plain_out, "rb") as stream:
+        for _ in stream:
+            produced += 1
+    expected = lines * int(merged["beam-size"][0]) if nbest else lines
+    if (nbest and produced > expected) or (not nbest and produced != expected):
+        raise StepError(f"{output_path}: Marian produced {produced} lines for {lines} input lines of {input_path}")
+    if output_path.endswith((".zst", ".gz")):
+        compress_file(plain_out, output_path)
+    else:
+        from pipeline.common.io import publish
+
+        with publish(output_path) as partial:
+            shutil.copyfile(plain_out, partial)
+    return lines
+
+
+def natural_key(text: str):
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
+
+
+def ensemble_members(models_dir: str, model_name: str, src: str, trg: str):
+    """(model paths, [vocab src, vocab trg]) of a teacher ensemble fetched as DIR/<member>/NAME.
+
+    Every member must have been trained with the same vocab (an ensemble decodes one vocab).
+    """
+    if not os.path.isdir(models_dir):
+        raise StepError(f"{models_dir}: no such directory")
+    members = sorted((d for d in os.listdir(models_dir) if os.path.isfile(os.path.join(models_dir, d, model_name))),
+                     key=natural_key)
+    if not members and os.path.isfile(os.path.join(models_dir, model_name)):
+        members = [""]
+    if not members:
+        raise StepError(f"{models_dir}: no member directory holds {model_name}")
+    vocabs = None
+    for member in members:
+        directory = os.path.join(models_dir, member)
+        pair = [os.path.join(directory, f"vocab.{src}.spm"), os.path.join(directory, f"vocab.{trg}.spm")]
+        for path in pair:
+            if not os.path.isfile(path):
+                raise StepError(f"{path}: no such file (every ensemble member ships its vocab)")
+        if vocabs is None:
+            vocabs = pair
+        else:
+            for mine, first in zip(pair, vocabs):
+                if sha256(mine) != sha256(first):
+                    raise StepError(f"{mine}: differs from {first}; ensemble members must share one vocab")
+    return [os.path.join(models_dir, m, model_name) for m in members], vocabs

@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 from typing import Dict, List, Optional
 
@@ -170,21 +169,7 @@ def assemble_options(args, marian_args, joint_vocab):
     options["valid-metrics"] = [args.best_model] + [m for m in metrics if m != args.best_model]
     if args.seed is not None:
         options["seed"] = [str(args.seed)]
-    if "cpu-threads" not in options and "devices" not in options:
-        gpus = gpu_count()
-        if gpus:
-            options["devices"] = [str(i) for i in range(gpus)]
-    return options
-
-
-def gpu_count() -> int:
-    if not shutil.which("nvidia-smi"):
-        return 0
-    try:
-        listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=30).stdout
-    except (OSError, subprocess.SubprocessError):
-        return 0
-    return sum(1 for line in listing.splitlines() if line.startswith("GPU "))
+    return marian.with_devices(options, "train.py")
 
 
 # ------------------------------------------------------------------------------------------------

@@ -1,0 +1,91 @@
+"""Evaluate a model on a test set: decode it, score BLEU and chrF with sacrebleu.
+
+Inputs: --dataset-prefix P with --src/--trg (P.{src}.zst is translated, P.{trg}.zst is the
+reference); the model as --model FILE with --vocab-src/--vocab-trg, or a teacher ensemble as
+--models-dir DIR --model-name NAME (every DIR/<member>/NAME, with the vocab each member ships).
+Marian options after `--` override the decoding defaults.
+
+Artifacts (--output-dir), with D the file name of P:
+  D.metrics.json             {"bleu": …, "chrf": …, "signatures": {…}, "lines": N, "models": […]}
+  D.{trg}.translations.zst   the translations, one per source line
+A test set is small: its translations and references are held in memory for sacrebleu.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+
+from pipeline.common import marian
+from pipeline.common.io import StepError, publish, read_lines, run
+from pipeline.translate.translate import add_model_args, resolve_models, split_marian_args
+
+
+def score(hypotheses_path, references_path):
+    import sacrebleu
+
+    hypotheses = list(read_lines(hypotheses_path))
+    references = list(read_lines(references_path))
+    if len(hypotheses) != len(references):
+        raise StepError(f"{references_path}: {len(references)} references for {len(hypotheses)} translations")
+    if not references:
+        raise StepError(f"{references_path}: the test set is empty")
+    bleu = sacrebleu.metrics.BLEU()
+    chrf = sacrebleu.metrics.CHRF()
+    bleu_score = bleu.corpus_score(hypotheses, [references])
+    chrf_score = chrf.corpus_score(hypotheses, [references])
+    return {
+        "bleu": round(bleu_score.score, 4),
+        "chrf": round(chrf_score.score, 4),
+        "signatures": {"bleu": str(bleu.get_signature()), "chrf": str(chrf.get_signature())},
+        "lines": len(references),
+    }
+
+
+def evaluate(prog, args, models, vocabs, marian_options):
+    """Decode, score and publish; the shared body of eval.py and eval_quantized.py."""
+    dataset = os.path.basename(args.dataset_prefix)
+    source = f"{args.dataset_prefix}.{args.src}.zst"
+    reference = f"{args.dataset_prefix}.{args.trg}.zst"
+    for path in (source, reference):
+        if not os.path.isfile(path):
+            raise StepError(f"{path}: no such file")
+    os.makedirs(args.output_dir, exist_ok=True)
+    translations = os.path.join(args.output_dir, f"{dataset}.{args.trg}.translations.zst")
+    work = tempfile.mkdtemp(prefix="eval-")
+    try:
+        marian.decode(models, vocabs, source, translations, work, marian_options, prog)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    metrics = score(translations, reference)
+    metrics.update({"dataset": dataset, "src": args.src, "trg": args.trg,
+                    "models": [os.path.basename(m) for m in models]})
+    with publish(os.path.join(args.output_dir, f"{dataset}.metrics.json")) as partial:
+        with open(partial, "w", encoding="utf-8") as stream:
+            json.dump(metrics, stream, indent=2, sort_keys=True)
+            stream.write("\n")
+    print(f"{prog}: {dataset} {args.src}-{args.trg}: BLEU {metrics['bleu']:.2f} chrF {metrics['chrf']:.2f}",
+          file=sys.stderr)
+    return metrics
+
+
+def main(argv=None):
+    argv, marian_args = split_marian_args(argv)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset-prefix", required=True)
+    add_model_args(parser)
+    parser.add_argument("--output-dir", required=True)
+    args = parser.parse_args(argv)
+    if not (args.src and args.trg):
+        parser.error("--src and --trg are required")
+    models, vocabs = resolve_models(args, parser)
+    evaluate("eval.py", args, models, vocabs, marian.parse_options(marian_args))
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)
