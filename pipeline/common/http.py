@@ -37,6 +37,7 @@ import gzip
 import hashlib
 import http.client
 import ipaddress
+import math
 import os
 import socket
 import sys
@@ -74,6 +75,10 @@ class NotFound(DownloadError):
 
 class Refused(DownloadError):
     """The URL (or a redirect) leads to a host that is not allowed."""
+
+
+class TooLarge(DownloadError):
+    """The file is larger than `max_bytes`."""
 
 
 class _Transient(Exception):
@@ -284,7 +289,14 @@ def _npz_problem(path: str) -> Optional[str]:
                     return f"not an .npz archive: member {member} is not an .npy array"
                 with archive.open(member) as array:
                     version = numpy.lib.format.read_magic(array)
-                    numpy.lib.format._read_array_header(array, version)
+                    read_header = (numpy.lib.format.read_array_header_1_0 if version == (1, 0)
+                                   else numpy.lib.format.read_array_header_2_0)
+                    shape, _fortran, dtype = read_header(array)
+                    data_size = archive.getinfo(member).file_size - array.tell()
+                expected = dtype.itemsize * math.prod(shape)
+                if not dtype.hasobject and data_size != expected:
+                    return (f"not a readable .npz archive: array {member} holds {data_size} bytes of data, "
+                            f"its header ({dtype}, shape {shape}) calls for {expected}")
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, NotImplementedError,
             ValueError, SyntaxError) as exc:
         return f"not a readable .npz archive: {exc}"
@@ -447,7 +459,7 @@ class _Attempt:
         return self.timeout if remaining is None else max(0.001, min(self.timeout, remaining))
 
     def too_big(self, size) -> DownloadError:
-        return DownloadError(
+        return TooLarge(
             f"{self.shown} ({self.what}) is larger than the limit of {self.max_bytes} bytes ({size} bytes)"
         )
 
@@ -589,5 +601,5 @@ def download(
     return result
 
 
-__all__: List[str] = ["Deadline", "DownloadError", "Downloaded", "NotFound", "Refused", "check_url",
+__all__: List[str] = ["Deadline", "DownloadError", "Downloaded", "NotFound", "Refused", "TooLarge", "check_url",
                       "download", "redact", "verify_file"]

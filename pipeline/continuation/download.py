@@ -1,91 +1,80 @@
 #!/usr/bin/env python3
 """Download pretrained artifacts for training continuation.
 
-A training run can continue from artifacts published elsewhere: a model
-trained earlier, its SentencePiece vocabulary, or corpora that were already
-cleaned, translated or aligned.  The task graph then adds a task that runs
-this script, at run time, to fetch those artifacts into one output directory
-under the file names that the downstream training steps expect.
+A training run can continue from artifacts published elsewhere: a model trained earlier, its
+SentencePiece vocabulary, or corpora that were already cleaned, translated or aligned. The task
+graph adds a task that runs this script to fetch them into one output directory (the task's
+artifacts directory) under the file names the downstream steps expect.
 
-Some decisions can only be made at run time, so they are made here:
+Inputs (flags):
+* ``--file NAME URL``: fetch URL, publish it as NAME (repeatable).
+* ``--vocab-dir URL --src LANG --trg LANG``: a joint vocabulary is published as ``URL/vocab.spm``,
+  split ones as ``URL/vocab.{src}.spm`` and ``URL/vocab.{trg}.spm``. Split vocabularies are used
+  when both exist (decided at run time), otherwise the joint one is published under both
+  per-language names.
+* ``--pin NAME SHA256``: the expected sha256 of the file published as NAME.
+* ``--deadline SECONDS`` (default 14400, well inside the task's 6-hour max-run-time) bounds the
+  whole run, retries and waits included; ``--max-bytes N`` (default 64 GiB) caps the bytes of all
+  files together; ``--timeout`` bounds each network operation, ``--retries``/``--retry-wait``
+  shape the retries of transient failures (network errors, truncated bodies, HTTP 408/429/5xx,
+  honouring Retry-After).
+* ``--allow-private-urls``: loopback, link-local, private-range hosts and the Taskcluster proxy
+  host are refused (for every URL and every redirect) unless this is given; the graph passes it
+  when the training config says ``allow-private-urls: true``.
 
-* ``--optional-file NAME URL``: HTTP 404 means "this artifact does not
-  exist"; the file is skipped with a note instead of failing the task.
-* ``--vocab-dir URL --src LANG --trg LANG``: a joint vocabulary is published
-  as ``URL/vocab.spm``, split ones as ``URL/vocab.{src}.spm`` and
-  ``URL/vocab.{trg}.spm``.  Split vocabularies are used when both exist,
-  otherwise the joint one is published under both per-language names.
+Every download goes through ``pipeline.common.http.download``: the body must be complete
+(Content-Length, chunked framing, Content-Encoding honoured) and each file is checked by its real
+parser (SentencePiece loads a ``.spm``, a ``.yml`` is a YAML mapping, an ``.npz`` holds ``.npy``
+arrays, a ``.zst`` decompresses whole).
 
-Every download is checked: the byte count against Content-Length, the
-sha256 against ``--pin`` when given, ``.npz`` files must be readable zip
-archives, ``.zst`` files must start with the zstd magic bytes and ``.spm``
-files must not be empty.  Network errors, timeouts, HTTP 5xx and truncated
-bodies are retried with exponential backoff; HTTP 4xx fails at once.
+Output: the files and ``manifest.json`` ({name: {url, size, sha256}}, URLs with their query
+string redacted as ``?…``), published together or not at all: everything is staged in a hidden
+directory inside the output directory and renamed into place at the end; a failure, SIGTERM
+included, removes the staging directory and whatever was already renamed.
 
-Nothing is published unless everything succeeds: downloads are staged in a
-temporary directory inside the output directory and renamed into place at
-the end, followed by ``manifest.json`` ({name: {url, size, sha256}}).
-
-Standard library only, Python 3.9+, so that it runs in any task image.
-Exit status: 0 on success, 1 on a download or verification error (one line
-on stderr), 2 on a command-line usage error.
+Exit status: 0 on success, 1 on a download or verification error (one line on stderr), 2 on a
+command-line usage error, 143 on SIGTERM.
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
-import hashlib
-import http.client
+import contextlib
 import json
 import os
 import re
 import shutil
-import socket
 import sys
 import tempfile
-import time
-import urllib.error
 import urllib.parse
-import urllib.request
-import zipfile
-import zlib
-from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
+from typing import Dict, List, NamedTuple, Optional
+
+from pipeline.common.http import (
+    Deadline,
+    Downloaded,
+    DownloadError,
+    NotFound,
+    TooLarge,
+    check_url,
+    download,
+    note,
+    redact,
+)
+from pipeline.common.io import run
 
 PROG = "download.py"
 MANIFEST = "manifest.json"
-CHUNK_SIZE = 1024 * 1024
-MAX_BACKOFF_SECONDS = 60.0
-ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-USER_AGENT = "translations-continuation-download/1.0"
 SHA256_RE = re.compile(r"[0-9a-fA-F]{64}")
-
-# Failures talking to the server (urllib.error.URLError is an OSError).
-NETWORK_ERRORS = (OSError, http.client.HTTPException)
-# What zipfile may raise on a damaged archive.
-ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError,
-              NotImplementedError, ValueError)
+DEFAULT_DEADLINE = 4 * 3600.0
+DEFAULT_MAX_BYTES = 64 * 2**30
 
 
-class DownloadError(Exception):
-    """An expected failure, reported as one line on stderr (exit status 1)."""
+class Staged(NamedTuple):
+    """A downloaded file in the staging directory, not yet published."""
 
-
-class NotFound(DownloadError):
-    """The server answered HTTP 404."""
-
-
-class Transient(Exception):
-    """A failure worth retrying: network error, timeout, HTTP 5xx, truncated body."""
-
-
-class Fetched(NamedTuple):
-    """A downloaded file, staged but not yet published."""
-
-    url: str
     path: str
-    size: int
-    sha256: str
+    result: Downloaded
 
 
 # --------------------------------------------------------------------------
@@ -104,10 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="retries after a transient failure (default: %(default)s)")
     parser.add_argument("--retry-wait", type=float, default=5.0, metavar="SECONDS",
                         help="wait before the first retry, doubled each time (default: %(default)s)")
+    parser.add_argument("--deadline", type=float, default=DEFAULT_DEADLINE, metavar="SECONDS",
+                        help="time allowed for all downloads, retries included (default: %(default)s)")
+    parser.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES, metavar="N",
+                        help="the most bytes all files together may have (default: %(default)s, 64 GiB)")
+    parser.add_argument("--allow-private-urls", action="store_true",
+                        help="allow loopback, link-local, private-range and Taskcluster-proxy hosts")
     parser.add_argument("--file", nargs=2, action="append", dest="files",
                         metavar=("NAME", "URL"), help="required file, saved as DIR/NAME")
-    parser.add_argument("--optional-file", nargs=2, action="append", dest="optional_files",
-                        metavar=("NAME", "URL"), help="like --file, but skipped on HTTP 404")
     parser.add_argument("--pin", nargs=2, action="append", dest="pins",
                         metavar=("NAME", "SHA256"), help="expected sha256 of the file published as NAME")
     parser.add_argument("--vocab-dir", metavar="URL",
@@ -125,19 +118,6 @@ def check_name(name: str, option: str) -> None:
         )
     if name == MANIFEST:
         raise DownloadError(f"invalid file name {name!r} for {option}: {MANIFEST} is reserved")
-
-
-def check_url(url: str, option: str) -> None:
-    try:
-        parts = urllib.parse.urlsplit(url)
-    except ValueError as exc:
-        raise DownloadError(f"invalid URL {url!r} for {option}: {exc}") from None
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise DownloadError(f"invalid URL {url!r} for {option}: must be an http(s) URL")
-    if any(not "!" <= char <= "~" for char in url):
-        raise DownloadError(
-            f"invalid URL {url!r} for {option}: spaces, control and non-ASCII characters must be percent-encoded"
-        )
 
 
 def vocab_names(args: argparse.Namespace) -> List[str]:
@@ -160,17 +140,18 @@ def check_vocab_args(args: argparse.Namespace) -> None:
 
 def check_args(args: argparse.Namespace) -> Dict[str, str]:
     """Validate the parsed arguments; return the pins as {name: lowercase sha256}."""
-    if args.timeout <= 0:
-        raise DownloadError("--timeout must be positive")
+    if args.timeout <= 0 or args.deadline <= 0:
+        raise DownloadError("--timeout and --deadline must be positive")
     if args.retries < 0 or args.retry_wait < 0:
         raise DownloadError("--retries and --retry-wait must not be negative")
+    if args.max_bytes <= 0:
+        raise DownloadError("--max-bytes must be positive")
 
     names = []
-    for option, pairs in (("--file", args.files), ("--optional-file", args.optional_files)):
-        for name, url in pairs:
-            check_name(name, option)
-            check_url(url, option)
-            names.append(name)
+    for name, url in args.files:
+        check_name(name, "--file")
+        check_url(url, f"--file {name}")
+        names.append(name)
     check_vocab_args(args)
     if args.vocab_dir is not None:
         names.extend(vocab_names(args))
@@ -181,9 +162,9 @@ def check_args(args: argparse.Namespace) -> Dict[str, str]:
     pins = {}
     for name, digest in args.pins:
         if name not in names:
-            raise DownloadError(f"--pin {name}: no --file, --optional-file or vocabulary with that name")
+            raise DownloadError(f"--pin {name}: no --file or vocabulary with that name")
         if not SHA256_RE.fullmatch(digest):
-            raise DownloadError(f"--pin {name}: {digest!r} is not a hex sha256 digest")
+            raise DownloadError(f"--pin {name}: {digest[:80]!r} is not a hex sha256 digest")
         if name in pins:
             raise DownloadError(f"--pin {name} given more than once")
         pins[name] = digest.lower()
@@ -194,172 +175,48 @@ def check_args(args: argparse.Namespace) -> Dict[str, str]:
 # Downloading
 
 
-def note(message: str) -> None:
-    print(f"{PROG}: {message}", flush=True)
-
-
-def plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
-
-
-def backoff(first_wait: float, attempt: int) -> float:
-    """Wait before retry number `attempt` (1-based): doubles, capped at a minute."""
-    return min(first_wait * 2 ** (attempt - 1), max(first_wait, MAX_BACKOFF_SECONDS))
-
-
-def describe_network_error(exc: BaseException, url: str, timeout: float) -> str:
-    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-    if isinstance(reason, (socket.timeout, TimeoutError)):
-        return f"timed out after {timeout:g}s fetching {url}"
-    detail = str(reason) or type(reason).__name__
-    return f"network error fetching {url}: {detail}"
-
-
-def content_length(response: http.client.HTTPResponse) -> Optional[int]:
-    value = response.headers.get("Content-Length")
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def read_chunks(response: http.client.HTTPResponse, url: str, timeout: float) -> Iterator[bytes]:
-    """Yield the response body; network failures become Transient."""
-    while True:
-        try:
-            chunk = response.read(CHUNK_SIZE)
-        except http.client.IncompleteRead as exc:
-            # Raised for a short Content-Length body and for a chunked body cut off: either way
-            # the bytes so far are not the file (the caller reports how far it got, and retries).
-            yield exc.partial
-            raise BodyCutOff() from None
-        except NETWORK_ERRORS as exc:
-            raise Transient(describe_network_error(exc, url, timeout)) from None
-        if not chunk:
-            return
-        yield chunk
-
-
-class SafeRedirects(urllib.request.HTTPRedirectHandler):
-    """Follow redirects to http(s) only, and never from https down to plain http."""
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        try:
-            target = urllib.parse.urlsplit(urllib.parse.urljoin(req.full_url, newurl))
-            target.port  # noqa: B018 (raises ValueError on a malformed port)
-        except ValueError as exc:
-            raise DownloadError(f"HTTP {code} from {req.full_url} redirects to a malformed URL: {exc}") from None
-        source = urllib.parse.urlsplit(req.full_url).scheme
-        if target.scheme not in ("http", "https") or (source == "https" and target.scheme == "http"):
-            raise DownloadError(
-                f"HTTP {code} from {req.full_url} redirects to {target.geturl()}: only http(s) redirects "
-                "are followed, and never from https to http"
-            )
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
-
-    def http_error_302(self, req, fp, code, msg, headers):
-        try:
-            return super().http_error_302(req, fp, code, msg, headers)
-        except ValueError as exc:  # urllib parses Location before asking redirect_request
-            raise DownloadError(f"HTTP {code} from {req.full_url} redirects to a malformed URL: {exc}") from None
-
-    http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
-
-
-OPENER = urllib.request.build_opener(SafeRedirects)
-
-
-class BodyCutOff(Exception):
-    """The connection closed before the end of the response body."""
-
-
 class Fetcher:
-    """Downloads URLs into a staging directory, with retries."""
+    """Downloads into the staging directory under one deadline and one byte budget."""
 
-    def __init__(self, staging: str, timeout: float, retries: int, retry_wait: float):
+    def __init__(self, staging: str, args: argparse.Namespace):
         self.staging = staging
-        self.timeout = timeout
-        self.retries = retries
-        self.retry_wait = retry_wait
+        self.args = args
+        self.deadline = Deadline(args.deadline)
+        self.budget = args.max_bytes
 
-    def fetch(self, url: str, what: str) -> Fetched:
-        """Download `url`; `what` describes the file in messages."""
-        fd, path = tempfile.mkstemp(dir=self.staging, suffix=".part")
+    def fetch(self, url: str, name: str, what: str) -> Staged:
+        path = os.path.join(self.staging, name)
         try:
-            with os.fdopen(fd, "wb") as out:
-                size, sha256 = self._fetch_with_retries(url, what, out)
-        except BaseException:
-            os.remove(path)
-            raise
-        return Fetched(url, path, size, sha256)
-
-    def _fetch_with_retries(self, url: str, what: str, out) -> Tuple[int, str]:
-        attempts = self.retries + 1
-        for attempt in range(1, attempts + 1):
-            out.seek(0)
-            out.truncate()
-            try:
-                return self._attempt(url, what, out)
-            except Transient as exc:
-                problem = str(exc)
-            if attempt < attempts:
-                wait = backoff(self.retry_wait, attempt)
-                note(f"{problem} ({what}); retrying in {wait:g}s (attempt {attempt + 1} of {attempts})")
-                time.sleep(wait)
-        raise DownloadError(f"{problem} ({what}); gave up after {plural(attempts, 'attempt')}")
-
-    def _attempt(self, url: str, what: str, out) -> Tuple[int, str]:
-        request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
-        try:
-            response = OPENER.open(request, timeout=self.timeout)
-        except urllib.error.HTTPError as exc:
-            exc.close()
-            raise http_error(exc.code, url, what) from None
-        except NETWORK_ERRORS as exc:
-            raise Transient(describe_network_error(exc, url, self.timeout)) from None
-
-        digest = hashlib.sha256()
-        size = 0
-        with response:
-            expected = content_length(response)
-            try:
-                for chunk in read_chunks(response, url, self.timeout):
-                    out.write(chunk)
-                    digest.update(chunk)
-                    size += len(chunk)
-            except BodyCutOff:
-                if expected is None:
-                    raise Transient(
-                        f"truncated download of {url}: the connection closed after {size} bytes, "
-                        "before the end of the body"
-                    ) from None
-        if expected is not None and size != expected:
-            raise Transient(f"truncated download of {url}: received {size} of {expected} bytes")
-        return size, digest.hexdigest()
+            result = download(
+                url, path, timeout=self.args.timeout, retries=self.args.retries, deadline=self.deadline,
+                max_bytes=self.budget, allow_private=self.args.allow_private_urls,
+                retry_wait=self.args.retry_wait, what=what,
+            )
+        except TooLarge as exc:
+            raise DownloadError(f"{exc}: the files together may have at most --max-bytes "
+                                f"{self.args.max_bytes} bytes") from None
+        self.budget -= result.size
+        return Staged(path, result)
 
 
-def http_error(code: int, url: str, what: str) -> Exception:
-    """Map an HTTP error status to the exception to raise: only 5xx is retried."""
-    if code >= 500:
-        return Transient(f"HTTP {code} for {url}")
-    if code == 404:
-        return NotFound(f"HTTP 404 for {url} ({what})")
-    return DownloadError(f"HTTP {code} for {url} ({what})")
+def in_directory(directory_url: str, name: str) -> str:
+    """The URL of file `name` in the directory `directory_url` (a query string stays at the end)."""
+    parts = urllib.parse.urlsplit(directory_url)
+    return urllib.parse.urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/" + name))
 
 
-def fetch_vocab(fetcher: Fetcher, vocab_dir: str, src: str, trg: str) -> Dict[str, Fetched]:
+def fetch_vocab(fetcher: Fetcher, vocab_dir: str, src: str, trg: str) -> Dict[str, Staged]:
     """Fetch split vocabularies if both exist, else the joint one under both names."""
-    base = vocab_dir.rstrip("/")
     names = [f"vocab.{src}.spm", f"vocab.{trg}.spm"]
     tried = []
     split = {}
     for name in names:
-        url = base + "/" + name
-        tried.append(url)
+        url = in_directory(vocab_dir, name)
+        tried.append(redact(url))
         try:
-            split[name] = fetcher.fetch(url, f"vocabulary {name}")
+            split[name] = fetcher.fetch(url, name, f"vocabulary {name}")
         except NotFound:
-            note(f"{url} not found (HTTP 404); looking for a joint vocabulary")
+            note(f"{redact(url)} not found (HTTP 404); looking for a joint vocabulary")
             break
     else:
         note(f"using split vocabularies {', '.join(tried)}")
@@ -367,88 +224,67 @@ def fetch_vocab(fetcher: Fetcher, vocab_dir: str, src: str, trg: str) -> Dict[st
 
     for staged in split.values():
         os.remove(staged.path)
-    joint_url = base + "/vocab.spm"
-    tried.append(joint_url)
+        fetcher.budget += staged.result.size
+    joint_url = in_directory(vocab_dir, "vocab.spm")
+    tried.append(redact(joint_url))
     try:
-        joint = fetcher.fetch(joint_url, "joint vocabulary vocab.spm")
+        joint = fetcher.fetch(joint_url, ".joint-vocab.spm", "joint vocabulary vocab.spm")
     except NotFound:
         raise DownloadError(
             f"no vocabulary found (tried {', '.join(tried)}): need both "
             f"{names[0]} and {names[1]}, or vocab.spm"
         ) from None
-    note(f"using joint vocabulary {joint_url} as {names[0]} and {names[1]}")
+    note(f"using joint vocabulary {redact(joint_url)} as {names[0]} and {names[1]}")
     return {name: joint for name in names}
 
 
-# --------------------------------------------------------------------------
-# Verification
-
-
-def npz_problem(path: str) -> Optional[str]:
-    try:
-        with zipfile.ZipFile(path) as archive:
-            if not archive.namelist():
-                return "the .npz archive is empty"
-            bad_member = archive.testzip()
-    except ZIP_ERRORS as exc:
-        return f"not a readable .npz (zip) archive: {exc}"
-    if bad_member is not None:
-        return f"corrupt .npz archive: member {bad_member} fails its CRC check"
-    return None
-
-
-def zst_problem(path: str) -> Optional[str]:
-    with open(path, "rb") as file:
-        head = file.read(len(ZSTD_MAGIC))
-    if head != ZSTD_MAGIC:
-        got = head.hex(" ") if head else "an empty file"
-        return f"not zstd data: expected magic bytes 28 b5 2f fd, got {got}"
-    return None
-
-
-def spm_problem(path: str) -> Optional[str]:
-    return "the vocabulary file is empty" if os.path.getsize(path) == 0 else None
-
-
-CONTENT_CHECKS = {".npz": npz_problem, ".zst": zst_problem, ".spm": spm_problem}
-
-
-def verify(name: str, fetched: Fetched, pin: Optional[str]) -> None:
-    if pin is not None and fetched.sha256 != pin:
-        raise DownloadError(
-            f"sha256 mismatch for {name} from {fetched.url}: expected {pin}, got {fetched.sha256}"
-        )
-    for suffix, find_problem in CONTENT_CHECKS.items():
-        if name.endswith(suffix):
-            problem = find_problem(fetched.path)
-            if problem:
-                raise DownloadError(f"invalid {name} from {fetched.url}: {problem}")
+def check_pins(staged: Dict[str, Staged], pins: Dict[str, str]) -> None:
+    for name, pin in pins.items():
+        result = staged[name].result
+        if result.sha256 != pin:
+            raise DownloadError(f"sha256 mismatch for {name} from {result.url}: expected {pin}, got {result.sha256}")
 
 
 # --------------------------------------------------------------------------
 # Publishing
 
 
-def publish(staged: Dict[str, Fetched], staging: str, output_dir: str) -> Dict[str, dict]:
-    """Move the staged files into place and write manifest.json; return the manifest."""
-    users = collections.Counter(fetched.path for fetched in staged.values())
+def publish_all(staged: Dict[str, Staged], staging: str, output_dir: str) -> Dict[str, dict]:
+    """Move the staged files and manifest.json into `output_dir`, all of them or none.
+
+    Everything that writes bytes (copies of a file published under two names, the manifest)
+    happens in the staging directory first; then only renames remain, and if one of those fails
+    (or SIGTERM arrives) the files already renamed are removed again.
+    """
+    ready = {}
     manifest = {}
     for name in sorted(staged):
-        fetched = staged[name]
-        users[fetched.path] -= 1
-        source = fetched.path
-        if users[fetched.path]:  # the same download is published under another name too
-            fd, source = tempfile.mkstemp(dir=staging, suffix=".copy")
-            os.close(fd)
-            shutil.copyfile(fetched.path, source)
-        os.replace(source, os.path.join(output_dir, name))
-        manifest[name] = {"url": fetched.url, "size": fetched.size, "sha256": fetched.sha256}
-
-    manifest_tmp = os.path.join(staging, MANIFEST)
-    with open(manifest_tmp, "w", encoding="utf-8") as file:
-        json.dump(manifest, file, indent=2, sort_keys=True)
+        path = os.path.join(staging, ".ready-" + name)
+        if sum(other.path == staged[name].path for other in staged.values()) > 1:
+            shutil.copyfile(staged[name].path, path)
+        else:
+            os.replace(staged[name].path, path)
+        ready[name] = path
+        result = staged[name].result
+        manifest[name] = {"url": result.url, "size": result.size, "sha256": result.sha256}
+    manifest_path = os.path.join(staging, ".ready-" + MANIFEST)
+    with open(manifest_path, "w", encoding="utf-8") as file:
+        json.dump(manifest, file, indent=2, sort_keys=True, ensure_ascii=False)
         file.write("\n")
-    os.replace(manifest_tmp, os.path.join(output_dir, MANIFEST))
+        file.flush()
+        os.fsync(file.fileno())
+    ready[MANIFEST] = manifest_path
+
+    done = []
+    try:
+        for name, path in ready.items():  # the manifest last
+            os.replace(path, os.path.join(output_dir, name))
+            done.append(name)
+    except BaseException:
+        for name in done:
+            with contextlib.suppress(OSError):
+                os.remove(os.path.join(output_dir, name))
+        raise
     return manifest
 
 
@@ -456,20 +292,14 @@ def download_all(args: argparse.Namespace, pins: Dict[str, str]) -> Dict[str, di
     os.makedirs(args.output_dir, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=".download-", dir=args.output_dir)
     try:
-        fetcher = Fetcher(staging, args.timeout, args.retries, args.retry_wait)
+        fetcher = Fetcher(staging, args)
         staged = {}
         for name, url in args.files:
-            staged[name] = fetcher.fetch(url, f"required file {name}")
-        for name, url in args.optional_files:
-            try:
-                staged[name] = fetcher.fetch(url, f"optional file {name}")
-            except NotFound:
-                note(f"optional file {name} not found (HTTP 404 for {url}); skipping it")
+            staged[name] = fetcher.fetch(url, name, f"required file {name}")
         if args.vocab_dir is not None:
             staged.update(fetch_vocab(fetcher, args.vocab_dir, args.src, args.trg))
-        for name, fetched in staged.items():
-            verify(name, fetched, pins.get(name))
-        return publish(staged, staging, args.output_dir)
+        check_pins(staged, pins)
+        return publish_all(staged, staging, args.output_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -480,13 +310,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     except SystemExit as exc:  # --help or a usage error, already reported by argparse
         return exc.code if isinstance(exc.code, int) else 2
     args.files = args.files or []
-    args.optional_files = args.optional_files or []
     args.pins = args.pins or []
     try:
         pins = check_args(args)
         manifest = download_all(args, pins)
     except (DownloadError, OSError) as exc:  # OSError here is local: output dir, disk space
-        print(f"{PROG}: error: {exc}", file=sys.stderr, flush=True)
+        message = " ".join(str(exc).split())
+        print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
         return 1
     for name, entry in manifest.items():
         print(f"{name}\t{entry['size']}\t{entry['sha256']}", flush=True)
@@ -494,4 +324,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(main)
