@@ -236,7 +236,7 @@ def server(tmp_path_factory):
 
 
 def served_config(base, vocab_trg, vocab_src="vocab.ru.spm"):
-    return {"continuation": {
+    return {"allow-private-urls": True, "continuation": {
         "vocab": {"src": f"{base}/{vocab_src}", "trg": f"{base}/{vocab_trg}"},
         "models": {"backwards": {"url": f"{base}/bw", "mode": "use"}},
         "corpora": {"parallel": {"src": f"{base}/nohead/parallel.ru.zst", "trg": f"{base}/nohead/parallel.en.zst"}},
@@ -294,7 +294,7 @@ def test_check_urls_head_forbidden_is_checked_with_get(tmp_path, capsys, server)
     (root / "getonly").mkdir(exist_ok=True)
     for side in ("ru", "en"):
         (root / "getonly" / f"signed.{side}.zst").write_bytes(b"x")
-    config = write_config(tmp_path, "signed.yml", {"continuation": {"corpora": {"distillation": {
+    config = write_config(tmp_path, "signed.yml", {"allow-private-urls": True, "continuation": {"corpora": {"distillation": {
         "src": f"{base}/getonly/signed.ru.zst", "trg": f"{base}/getonly/signed.en.zst"}}}})
     Handler.requests.clear()
     code, out, _ = run(capsys, "explain", config, "--check-urls")
@@ -308,7 +308,7 @@ def test_check_urls_split_vocab_needs_both(tmp_path, capsys, server):
     (root / "bw2").mkdir(exist_ok=True)
     (root / "bw2" / "final.model.npz.best-chrf.npz").write_bytes(b"x")
     (root / "bw2" / "vocab.ru.spm").write_bytes(b"x")  # half a split vocab, no joint one
-    config = write_config(tmp_path, "bw2.yml", {"continuation": {"models": {
+    config = write_config(tmp_path, "bw2.yml", {"allow-private-urls": True, "continuation": {"models": {
         "backwards": {"url": f"{base}/bw2/", "mode": "use"}}}})
     code, out, _ = run(capsys, "explain", config, "--check-urls")
     assert code == 1

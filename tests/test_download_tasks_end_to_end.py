@@ -93,7 +93,7 @@ def test_model_download_publishes_what_the_task_declares(server, tmp_path, mode,
     for name in vocab_files:
         serve(root, f"{model_dir}/{name}", content_for(name))
 
-    graph = generate({"continuation": {"models": {"teacher": {"url": f"{base}/{model_dir}", "mode": mode}}}})
+    graph = generate({"allow-private-urls": True, "continuation": {"models": {"teacher": {"url": f"{base}/{model_dir}", "mode": mode}}}})
     label = "continuation-model-teacher-ru-en-1"
     published = run_download(graph, label, tmp_path)
     assert published == sorted(graph.tasks[label].attributes["artifacts"])
@@ -111,7 +111,7 @@ def test_corpus_download_publishes_what_the_task_declares(server, tmp_path, corp
     for name in names.values():
         serve(root, f"corpora/{corpus}/{name}", ZSTD)
     config = {key: f"{base}/corpora/{corpus}/{name}" for key, name in names.items()}
-    graph = generate({"continuation": {"corpora": {corpus: config}}})
+    graph = generate({"allow-private-urls": True, "continuation": {"corpora": {corpus: config}}})
     label = f"continuation-corpus-{corpus}-ru-en"
     assert run_download(graph, label, tmp_path) == sorted(graph.tasks[label].attributes["artifacts"])
 
@@ -120,7 +120,7 @@ def test_vocab_download_publishes_what_the_task_declares(server, tmp_path):
     root, base = server
     serve(root, "vocab/ru.spm", b"ru vocab")
     serve(root, "vocab/en.spm", b"en vocab")
-    graph = generate({"continuation": {"vocab": {"src": f"{base}/vocab/ru.spm", "trg": f"{base}/vocab/en.spm"}}})
+    graph = generate({"allow-private-urls": True, "continuation": {"vocab": {"src": f"{base}/vocab/ru.spm", "trg": f"{base}/vocab/en.spm"}}})
     assert run_download(graph, "continuation-vocab-ru-en", tmp_path) == ["vocab.en.spm", "vocab.ru.spm"]
     assert (tmp_path / "vocab.ru.spm").read_bytes() == b"ru vocab"
 
@@ -131,7 +131,7 @@ def test_a_missing_checkpoint_file_fails_the_continue_download(server, tmp_path)
         if name != "model.npz.optimizer.npz":
             serve(root, f"models/broken/{name}", content_for(name))
     serve(root, "models/broken/vocab.spm", b"joint")
-    graph = generate({"continuation": {"models": {"backwards": {"url": f"{base}/models/broken", "mode": "continue"}}}})
+    graph = generate({"allow-private-urls": True, "continuation": {"models": {"backwards": {"url": f"{base}/models/broken", "mode": "continue"}}}})
     argv = command(graph, "continuation-model-backwards-ru-en")
     argv = [sys.executable, str(ROOT / argv[1])] + argv[2:] + ["--retry-wait", "0"]
     argv[argv.index("--output-dir") + 1] = str(tmp_path)

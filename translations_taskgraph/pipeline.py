@@ -22,9 +22,12 @@ from taskgraph.util.yaml import load_yaml
 from .training_config import (
     DATASET_CATEGORIES,
     ConfigError,
+    config_json,
     deep_merge,
     default_training_config,
+    escape_controls,
     load_training_config,
+    redact,
 )
 
 logger = logging.getLogger(__name__)
@@ -610,7 +613,7 @@ def add_aggregates(plan, templates):
 
 def build_plan(raw_config, kinds_dir):
     """The whole rewritten pipeline for a training config (cached per config)."""
-    return _build_plan(json.dumps(raw_config or {}, sort_keys=True), os.path.abspath(kinds_dir))
+    return _build_plan(config_json(raw_config), os.path.abspath(kinds_dir))
 
 
 @functools.lru_cache(maxsize=8)
@@ -633,5 +636,5 @@ def _build_plan(raw_json, kinds_dir):
     check_start_task_prefix(plan)
     add_aggregates(plan, templates)
     for warning in plan.warnings:
-        logger.warning(warning)
+        logger.warning(escape_controls(redact(warning)))  # one line each, no URL query strings
     return plan

@@ -11,9 +11,11 @@ import copy
 import difflib
 import os
 import functools
+import ipaddress
 import json
 import logging
 import re
+import socket
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -100,7 +102,8 @@ def _matching(pattern, what):
         if isinstance(value, bool):
             # YAML 1.1 reads unquoted yes/no/on/off (`trg: no`, Norwegian) as booleans.
             raise Invalid(f"expected {what}; YAML read an unquoted yes/no/on/off as {value}: quote it")
-        if not isinstance(value, str) or not pattern.match(value):
+        # fullmatch, never match: `$` also matches before a trailing newline ("ru\n").
+        if not isinstance(value, str) or not pattern.fullmatch(value):
             raise Invalid(f"expected {what}")
         return value
 
@@ -125,8 +128,11 @@ def normalize_url(value):
         parts = urlsplit(value)
     except ValueError as e:  # e.g. an unbalanced "[" in the host: "Invalid IPv6 URL"
         raise Invalid(f"expected {what} ({e})") from None
+    if "@" in parts.netloc:
+        # Any scheme, gs:// too: task definitions, logs and parameters are public.
+        raise Invalid(f"expected {what} without credentials (task definitions are public)")
     if parts.scheme == "gs":
-        if not parts.netloc or not parts.path.strip("/"):
+        if not _GCS_BUCKET.fullmatch(parts.netloc) or not parts.path.strip("/"):
             raise Invalid("expected gs://<bucket>/<path>")
         if parts.query or parts.fragment or "?" in value or "#" in value:
             raise Invalid("expected gs://<bucket>/<path> without '?' or '#' (write the https:// URL instead)")
@@ -135,13 +141,53 @@ def normalize_url(value):
         raise Invalid(f"expected {what}")
     if not parts.hostname:
         raise Invalid(f"expected {what} with a host name")
-    if parts.username is not None or parts.password is not None:
-        raise Invalid(f"expected {what} without credentials (task definitions are public)")
     try:
         parts.port  # noqa: B018 (raises ValueError for a port that is not a number in range)
     except ValueError:
         raise Invalid(f"expected {what} with a valid port number") from None
     return value
+
+
+_GCS_BUCKET = re.compile(r"[a-z0-9][a-z0-9._-]{0,221}")
+# Host names that never name a public server: the Taskcluster proxy of a task (`taskcluster`),
+# loopback names, mDNS and cloud-internal names (GCP's metadata server is metadata.google.internal).
+_PRIVATE_NAMES = ("localhost", "taskcluster")
+_PRIVATE_SUFFIXES = (".localhost", ".local", ".internal")
+_IPV4_PART = re.compile(r"0[xX][0-9a-fA-F]*|[0-9]+")
+
+
+def private_host(url):
+    """Why the host of an http(s) URL is not a public server, or None. Literal checks only (no DNS):
+    loopback, link-local, private and reserved addresses in any form a resolver accepts (`127.1`,
+    `0x7f000001`, `[::ffff:127.0.0.1]`), `localhost`, the Taskcluster proxy host `taskcluster`, and
+    single-label names (resolved against the worker's own network)."""
+    host = (urlsplit(url).hostname or "").rstrip(".")
+    if not host:
+        return None
+    labels = host.split(".")
+    if all(_IPV4_PART.fullmatch(label) for label in labels):
+        try:  # inet_aton reads every IPv4 form getaddrinfo does (`127.1`, `2130706433`, `0x7f.1`)
+            address = ipaddress.ip_address(socket.inet_aton(host))
+        except (OSError, ValueError):
+            return f"{host!r} is not a valid IPv4 address"
+    else:
+        try:
+            address = ipaddress.ip_address(host.split("%")[0])  # [fe80::1%eth0]: no zone
+        except ValueError:
+            address = None
+    if address is not None:
+        mapped = getattr(address, "ipv4_mapped", None)
+        address = mapped or address
+        if address.is_global and not address.is_multicast:
+            return None
+        kind = ("a loopback" if address.is_loopback else "a link-local" if address.is_link_local
+                else "an unspecified" if address.is_unspecified else "a private or reserved")
+        return f"{address} is {kind} address"
+    if host in _PRIVATE_NAMES or host.endswith(_PRIVATE_SUFFIXES):
+        return f"{host!r} is a local or internal host name"
+    if len(labels) == 1:
+        return f"{host!r} is a single-label host name (the worker's own network)"
+    return None
 
 
 def _url(value):
@@ -371,6 +417,14 @@ TRAINING_CONFIG_SCHEMA = Schema(
             "everything downstream of them",
         ): _matching(_LABEL_PREFIX, "the start of a task label, e.g. 'train-teacher-model'"),
         _opt("wandb-publication", "publish training metrics to Weights & Biases", default=False): bool,
+        _opt(
+            "allow-private-urls",
+            "accept config URLs on loopback, link-local and private addresses, single-label hosts "
+            "(`localhost`, the Taskcluster proxy `taskcluster`) and `.local`/`.internal` names, in "
+            "`continuation` and `url_` datasets; passed to the download and dataset tasks as "
+            "`--allow-private-urls`. For local runs and tests only",
+            default=False,
+        ): bool,
         _req("taskcluster", "how the graph runs on Taskcluster"): {
             _opt("split-chunks", "how many chunks the translation steps split their input into", default=1): _integer(
                 1, 1000
@@ -449,20 +503,93 @@ def default_training_config():
     return copy.deepcopy(_parsed_default_config())
 
 
-_CREDENTIALS = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@")
+# Redaction and shortening of what messages echo. Linear on any input: the URL regex has no nested
+# or overlapping repetition (each run stops at "/", "?" or whitespace, so runs never overlap).
+_URL_TAIL = re.compile(r"://[^\s'\"]*")
+_URL_CREDENTIALS = re.compile(r"://[^/?#@\s]*@")
+MESSAGE_LIMIT = 300  # characters of one error line
+_SHOWN_STRING = 60  # characters of one value echoed in a message
+
+
+def _redact_url(match):
+    url = _URL_CREDENTIALS.sub("://***@", match.group(0))
+    query = url.find("?")
+    if query >= 0:
+        fragment = url.find("#", query)
+        url = url[: query + 1] + "***" + (url[fragment:] if fragment >= 0 else "")
+    return url
+
+
+def redact(text):
+    """`text` with the credentials (`user:pass@`) and query strings of its URLs replaced by `***`."""
+    return _URL_TAIL.sub(_redact_url, text) if "://" in text else text
+
+
+def shorten(text, limit=_SHOWN_STRING):
+    """At most `limit` characters: the start and the end of a longer text around an ellipsis."""
+    if len(text) <= limit:
+        return text
+    tail = limit // 4
+    return f"{text[: limit - tail - 1]}…{text[len(text) - tail:]}"
+
+
+def escape_controls(text):
+    """Control, format and separator characters (newlines, ESC, bidi overrides, NUL...) escaped:
+    an error message is one line and cannot forge another."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
+def one_line(text, limit=MESSAGE_LIMIT):
+    """A message as one clean line: URLs redacted, control characters escaped, at most `limit`."""
+    text = str(text)
+    if len(text) > 64 * limit:
+        text = text[: 32 * limit] + "…" + text[-32 * limit:]  # bounds the work below
+    return shorten(escape_controls(redact(text)), limit)
+
+
+def show_value(value, depth=0):
+    """A short, redacted repr of a config value of any type or size (bounded work)."""
+    if isinstance(value, str):
+        return repr(shorten(redact(value) if len(value) <= 1 << 20 else value[:_SHOWN_STRING]))
+    if isinstance(value, (bool, float)) or value is None:
+        return repr(value)
+    if isinstance(value, int):
+        return repr(value) if abs(value) < 10**18 else "<a number with more than 18 digits>"
+    if isinstance(value, (dict, list)):
+        if depth >= 2:
+            return "{…}" if isinstance(value, dict) else "[…]"
+        items = value.items() if isinstance(value, dict) else value
+        shown = []
+        for index, item in enumerate(items):
+            if index == 3:
+                shown.append("…")
+                break
+            if isinstance(value, dict):
+                shown.append(f"{show_value(item[0], depth + 1)}: {show_value(item[1], depth + 1)}")
+            else:
+                shown.append(show_value(item, depth + 1))
+        text = ", ".join(shown)
+        return f"{{{text}}}" if isinstance(value, dict) else f"[{text}]"
+    return f"<{type(value).__name__}>"
+
+
+def _show_key(key):
+    return shorten(key if isinstance(key, str) else show_value(key), 40)
 
 
 class ConfigError(SchemaValidationError):
-    """A training config problem, reported as one message without traceback."""
+    """A training config problem, reported as one message without traceback: one line of at most
+    MESSAGE_LIMIT characters, values shortened, control characters escaped, and never the
+    credentials or query string of a URL (the message may land in a public log)."""
 
     def __init__(self, path, message, value=None, has_value=False):
-        where = ".".join(str(p) for p in path) or "<root>"
+        where = ".".join(_show_key(p) for p in path) or "<root>"
         text = f"Invalid training_config at {where}: {message}"
         if has_value:
-            # Never echo credentials written into a URL: the message may land in a public log.
-            shown = _CREDENTIALS.sub(r"\1***@", value) if isinstance(value, str) else value
-            text += f" (got {shown!r})"
-        super().__init__(text)
+            text += f" (got {show_value(value)})"
+        super().__init__(one_line(text))
         self.path = tuple(path)
         self.parts = (message, value, has_value)
 
@@ -536,7 +663,7 @@ def task_artifacts_url(task_id):
 def _task_ids(value, path):
     ids = value if isinstance(value, list) else [value]
     for index, task_id in enumerate(ids):
-        if not isinstance(task_id, str) or not _TASK_ID.match(task_id):
+        if not isinstance(task_id, str) or not _TASK_ID.fullmatch(task_id):
             where = path + [index] if isinstance(value, list) else path
             raise ConfigError(where, "expected a Taskcluster task id (22 characters of A-Z a-z 0-9 _ -)", task_id, True)
     return [task_artifacts_url(task_id) for task_id in ids]
@@ -746,21 +873,154 @@ def _check_rules(config):
             )
 
 
+# Bounds on the shape of a raw training config, far above any real one (the largest public configs
+# have a few thousand values), far below what would make generation slow or a task unable to start.
+MAX_VALUES = 200_000  # values once YAML aliases are expanded (shared references count every time)
+MAX_DEPTH = 32
+MAX_STRING = 8192  # characters of one string (Linux refuses argv elements over 128 KiB)
+MAX_TEXT = 1 << 20  # characters of all strings together
+MAX_INTEGER = 2**63
+
+
+def _type_problem(value):
+    """Why a value is not JSON-like data (str, number, bool, null, list, mapping), or None."""
+    if isinstance(value, (str, bool)) or value is None:
+        return None
+    if isinstance(value, int):
+        return None if -MAX_INTEGER <= value <= MAX_INTEGER else "expected a number below 2**63"
+    if isinstance(value, float):
+        return None if value == value and abs(value) != float("inf") else "expected a finite number"
+    kind = {"date": "a date", "datetime": "a date and time", "bytes": "binary data (!!binary)",
+            "set": "a set (!!set)", "tuple": "a list of pairs"}.get(type(value).__name__, type(value).__name__)
+    return f"expected text, a number, true/false, a list or a mapping; YAML read {kind}: quote it as text"
+
+
+def _string_problem(text):
+    if len(text) > MAX_STRING:
+        return f"longer than {MAX_STRING} characters ({len(text)})"
+    if "\x00" in text:
+        return "contains a NUL character"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "is not valid Unicode (a lone surrogate)"
+    return None
+
+
+def check_shape(raw):
+    """Raise ConfigError unless `raw` is plain JSON-like data of bounded size: string keys, no
+    recursion (a recursive YAML anchor), no dates, sets or binary, no NUL, strings and nesting
+    within MAX_STRING and MAX_DEPTH, at most MAX_VALUES values and MAX_TEXT characters once YAML
+    aliases are expanded. Runs before anything serializes or walks the config, in bounded time."""
+    budget = {"values": MAX_VALUES, "text": MAX_TEXT}
+
+    def string(text, path):
+        problem = _string_problem(text)
+        if problem:
+            raise ConfigError(path, problem, text, True)
+        budget["text"] -= len(text)
+        if budget["text"] < 0:
+            raise ConfigError([], f"more than {MAX_TEXT} characters of text in all")
+
+    def walk(node, path, on_path):
+        budget["values"] -= 1
+        if budget["values"] < 0:
+            raise ConfigError([], f"more than {MAX_VALUES} values (are YAML aliases expanding it?)")
+        if isinstance(node, str):
+            return string(node, path)
+        if not isinstance(node, (dict, list)):
+            problem = _type_problem(node)
+            if problem:
+                raise ConfigError(path, problem, node, True)
+            return None
+        if id(node) in on_path:
+            raise ConfigError(path, "contains itself (a recursive YAML anchor)")
+        if len(path) >= MAX_DEPTH:
+            raise ConfigError(path[:MAX_DEPTH], f"nested more than {MAX_DEPTH} levels deep")
+        on_path.add(id(node))
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if not isinstance(key, str):
+                    kind = ("true/false (YAML reads unquoted yes/no/on/off as booleans)" if isinstance(key, bool)
+                            else "a number" if isinstance(key, (int, float)) else "null" if key is None
+                            else f"a {type(key).__name__}")
+                    raise ConfigError(path + [key], f"keys must be text, this one is {kind}: quote it")
+                string(key, path + [key])
+                walk(value, path + [key], on_path)
+        else:
+            for index, value in enumerate(node):
+                walk(value, path + [index], on_path)
+        on_path.discard(id(node))
+        return None
+
+    walk(raw, [], set())
+
+
+def config_json(raw):
+    """The canonical JSON text of a raw training config (None means {}), after `check_shape`."""
+    raw = {} if raw is None else raw
+    check_shape(raw)
+    return json.dumps(raw, sort_keys=True)
+
+
+def _config_urls(config):
+    """(key path, URL) of every URL the config makes tasks download: continuation inputs (task
+    ids as their artifact URLs) and `url_` datasets."""
+    continuation = config.get("continuation", {})
+    for side in ("src", "trg"):
+        if side in continuation.get("vocab", {}):
+            yield ["continuation", "vocab", side], continuation["vocab"][side]
+    for name, corpus in continuation.get("corpora", {}).items():
+        for key in ("src", "trg", *ALIGNMENT_KEYS):
+            if key in corpus:
+                yield ["continuation", "corpora", name, key], corpus[key]
+    for name, model in continuation.get("models", {}).items():
+        for index, url in enumerate(model["urls"]):
+            yield ["continuation", "models", name, "urls", index], url
+    for category in DATASET_CATEGORIES:
+        for index, dataset in enumerate(config["datasets"][category]):
+            if dataset.startswith("url_"):
+                yield ["datasets", category, index], dataset[len("url_"):]
+
+
+def _check_url_hosts(config, warnings):
+    """Config URLs name public hosts, unless `allow-private-urls: true` (local runs and tests)."""
+    if config.get("allow-private-urls"):
+        warnings.append(
+            "allow-private-urls is true: config URLs may name loopback, private and internal hosts "
+            "(local runs and tests only)"
+        )
+        return
+    for path, url in _config_urls(config):
+        try:
+            problem = private_host(normalize_url(url))
+        except Invalid:
+            continue  # not a URL (a url_ dataset's own checks report it)
+        if problem:
+            raise ConfigError(
+                path,
+                f"expected a URL of a public host: {problem} (write allow-private-urls: true at the "
+                "top level of the training config for local runs and tests)",
+                url,
+                True,
+            )
+
+
 def load_training_config(raw=None, *, log=True):
     """Merge `raw` over the default config, normalise and validate it; return the result."""
-    config, _hints, _warnings, _written = _load(json.dumps(raw or {}, sort_keys=True), log)
+    config, _hints, _warnings, _written = _load(config_json(raw), log)
     return copy.deepcopy(config)
 
 
 def config_notes(raw=None):
     """The hints (non-canonical spellings) and warnings (legacy block) of a config."""
-    _config, hints, warnings, _written = _load(json.dumps(raw or {}, sort_keys=True), False)
+    _config, hints, warnings, _written = _load(config_json(raw), False)
     return list(hints), list(warnings)
 
 
 def written_path(raw, path):
     """A key path of the loaded config as the user wrote it in `raw` (legacy block, aliases, url)."""
-    written = dict(_load(json.dumps(raw or {}, sort_keys=True), False)[3])
+    written = dict(_load(config_json(raw), False)[3])
     return _written_path(path, written)
 
 
@@ -779,6 +1039,7 @@ def _load(raw_json, log):
             first = sorted(e.errors, key=lambda err: [str(p) for p in err.path])[0]
             raise _error_from_voluptuous(first, config) from None
         _check_rules(config)
+        _check_url_hosts(config, warnings)
         from .continuation import check_pins  # noqa: PLC0415 (continuation builds on this module)
 
         check_pins(config)

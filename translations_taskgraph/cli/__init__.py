@@ -22,7 +22,7 @@ import os
 import sys
 from pathlib import Path
 
-from ..training_config import ConfigError
+from ..training_config import ConfigError, one_line
 from .common import DEFAULT_ROOT, CliError
 from .diff import cmd_diff
 from .explain import cmd_explain
@@ -75,7 +75,7 @@ def main(argv=None):
             raise CliError(f"{args.root} is not a taskcluster directory (it has no kinds/)")
         return args.func(args)
     except (ConfigError, CliError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {one_line(e)}", file=sys.stderr)
         return 1
     except BrokenPipeError:
         # The reader went away (`| head`): stop quietly, and keep Python from complaining at exit.

@@ -11,7 +11,7 @@ import collections
 import re
 
 from ..continuation import DOWNLOAD_KIND
-from ..training_config import config_notes
+from ..training_config import config_notes, escape_controls, redact
 from .check_urls import check_urls, requirements_of
 from .common import downloads_of, load_plan, original_tasks, quiet_config_log, read_config
 
@@ -231,9 +231,10 @@ def cmd_explain(args):
     raw = read_config(args.config)
     with quiet_config_log():
         plan = load_plan(raw, args.root)
-    print("\n".join(explain_lines(raw, plan, args.root)))
+    # Query strings (signatures of signed URLs) are never printed.
+    print("\n".join(escape_controls(redact(line)) for line in explain_lines(raw, plan, args.root)))
     if not args.check_urls:
         return 0
     lines, ok = check_urls(plan, args.timeout)
-    print("\n" + "\n".join(lines))
+    print("\n" + "\n".join(redact(line) for line in lines))
     return 0 if ok else 1
