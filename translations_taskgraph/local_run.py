@@ -230,6 +230,7 @@ class TaskRun:
         if self.work.exists():
             shutil.rmtree(self.work)
         self.work.mkdir(parents=True)
+        _remove(self.label_dir / LOG_FILE)  # a new file: a store copied with hard links keeps the original's
         with open(self.label_dir / LOG_FILE, "w", encoding="utf-8", errors="replace") as log:
             try:
                 self.execute(log)
