@@ -323,15 +323,15 @@ def test_requirements_parse_download_argv():
     from translations_taskgraph.pipeline import PlannedTask
 
     task = PlannedTask(label="dl", kind="continuation", template={}, context={}, extra_args=[
-        "--file", "a.npz", "https://h/a.npz", "--optional-file", "b.yml", "https://h/b.yml",
+        "--file", "a.npz", "https://h/a.npz", "--file", "b.yml", "https://h/b.yml",
         "--vocab-dir", "https://h/m/", "--src", "ru", "--trg", "en", "--pin", "a.npz", "0" * 64,
     ])
     reqs = requirements_of(task)
-    assert [(r.names, r.alternatives, r.optional) for r in reqs] == [
-        (("a.npz",), [["https://h/a.npz"]], False),
-        (("b.yml",), [["https://h/b.yml"]], True),
+    assert [(r.names, r.alternatives) for r in reqs] == [
+        (("a.npz",), [["https://h/a.npz"]]),
+        (("b.yml",), [["https://h/b.yml"]]),
         (("vocab.ru.spm", "vocab.en.spm"), [["https://h/m/vocab.ru.spm", "https://h/m/vocab.en.spm"],
-                                            ["https://h/m/vocab.spm"]], False),
+                                            ["https://h/m/vocab.spm"]]),
     ]
 
 

@@ -29,7 +29,6 @@ class Requirement:
     download: str
     names: tuple  # the artifacts the download publishes from it
     alternatives: list  # [[url, ...], ...] tried in order
-    optional: bool = False
     labels: list = field(default_factory=list)  # per alternative, how to describe it
 
 
@@ -39,10 +38,9 @@ def requirements_of(task):
     i = 0
     while i < len(args):
         flag = args[i]
-        if flag in ("--file", "--optional-file"):
+        if flag == "--file":
             name, url = args[i + 1], args[i + 2]
-            found.append(Requirement(task.label, (name,), [[url]], optional=flag == "--optional-file",
-                                     labels=[name]))
+            found.append(Requirement(task.label, (name,), [[url]], labels=[name]))
             i += 3
         elif flag in ("--vocab-dir", "--src", "--trg"):
             vocab[flag] = args[i + 1]
@@ -130,8 +128,6 @@ def probe_all(urls, timeout, workers=16):
 
 
 def satisfied(req, probes):
-    if req.optional:
-        return all(probes[url].ok or probes[url].missing for url in req.alternatives[0])
     return any(all(probes[url].ok for url in alternative) for alternative in req.alternatives)
 
 

@@ -21,8 +21,7 @@ def describe_fetches(task):
     lines = []
     for req in requirements_of(task):
         if len(req.alternatives) == 1:
-            suffix = " (optional)" if req.optional else ""
-            lines.append(f"{', '.join(req.names)} <- {req.alternatives[0][0]}{suffix}")
+            lines.append(f"{', '.join(req.names)} <- {req.alternatives[0][0]}")
         else:
             split = " + ".join(req.alternatives[0])
             lines.append(f"{', '.join(req.names)} <- {split}, else {req.alternatives[1][0]} (joint)")
