@@ -155,7 +155,7 @@ def test_dependencies_and_fetches_follow_the_reference_shape(graph):
         "corpus-merge-mono-src-ru": ["mono.ru.zst"],
         "distillation-mono-src-dechunk-translations-ru-en": ["mono.en.zst"],
     }
-    assert fetched(graph, "export-ru-en")["distillation-student-model-quantize-ru-en"] == ["model.intgemm.alphas.bin"]
+    assert fetched(graph, "export-ru-en")["distillation-student-model-quantize-ru-en"] == ["model.intgemm8.bin"]
     assert fetched(graph, "corpus-merge-devset-ru-en") == {
         "dataset-flores-dev-ru-en": ["flores_dev.en.zst", "flores_dev.ru.zst"],
         "dataset-sacrebleu-wmt19-ru-en": ["sacrebleu_wmt19.en.zst", "sacrebleu_wmt19.ru.zst"],

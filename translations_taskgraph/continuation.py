@@ -7,7 +7,8 @@ rewires every consumer edge to the download task. Tasks that then feed nothing a
 `pipeline.prune`, evaluations of a replaced model with them.
 
 Models in `continue` or `init` mode replace nothing: the training task stays and gains an upstream
-on the download (the checkpoint to resume, or the weights for `--pretrained-model`).
+on the download: the checkpoint to resume (`train.py --resume-from`), or the weights to start from
+(`train.py --pretrained-model`, the flag the fine-tuned student starts from the student with).
 """
 
 from dataclasses import dataclass
@@ -86,7 +87,7 @@ VOCAB_REPLACES = (("build-vocab", {}),)
 CONTINUE_FLAGS = ("--resume-from", "{fetch[pretrained]}")
 RESET_STALLED_MARIAN_ARGS = ("--valid-reset-stalled",)
 NO_RESTORE_CORPUS_MARIAN_ARGS = ("--no-restore-corpus",)
-INIT_MARIAN_ARGS = ("--pretrained-model", "{fetch[pretrained]}/" + BEST_MODEL)
+INIT_FLAGS = ("--pretrained-model", "{fetch[pretrained]}/" + BEST_MODEL)
 
 
 def apply_continuation(plan, templates):
@@ -281,5 +282,5 @@ def _attach_pretrained(task, download, model):
         if model.get("restore-corpus") is False:
             task.extra_marian_args += list(NO_RESTORE_CORPUS_MARIAN_ARGS)
     elif mode == "init":
-        task.extra_marian_args += [fmt(arg, context) for arg in INIT_MARIAN_ARGS]
+        task.extra_args += [fmt(arg, context) for arg in INIT_FLAGS]
     task.continuation = {"input": download.continuation["input"], "mode": mode, "download": download.label}

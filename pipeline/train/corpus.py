@@ -59,13 +59,13 @@ def token_pieces(token_spans, token_chars: int, pieces: List[str]) -> List[List[
     return result
 
 
-def map_alignment(alignment: str, src_map, trg_map, where: str) -> str:
+def map_alignment(alignment: str, src_map, trg_map, where: str, reverse: bool = False) -> str:
     pairs = set()
     for pair in alignment.split():
         i, sep, j = pair.partition("-")
         if not sep or not i.isdigit() or not j.isdigit():
             raise StepError(f"{where}: {pair!r} is not an i-j word alignment")
-        i, j = int(i), int(j)
+        i, j = (int(j), int(i)) if reverse else (int(i), int(j))
         if i >= len(src_map) or j >= len(trg_map):
             raise StepError(f"{where}: alignment {pair} points past the sentence ({len(src_map)} source, "
                             f"{len(trg_map)} target tokens)")
@@ -75,9 +75,13 @@ def map_alignment(alignment: str, src_map, trg_map, where: str) -> str:
     return " ".join(f"{p}-{q}" for p, q in sorted(pairs))
 
 
-def corpus_lines(prefix: str, src: str, trg: str, alignments: Optional[str], spm_src=None, spm_trg=None
-                 ) -> Iterator[Tuple[str, str, Optional[str]]]:
-    """(source text, target text, piece alignment or None) of a corpus, streamed."""
+def corpus_lines(prefix: str, src: str, trg: str, alignments: Optional[str], spm_src=None, spm_trg=None,
+                 reverse: bool = False) -> Iterator[Tuple[str, str, Optional[str]]]:
+    """(source text, target text, piece alignment or None) of a corpus, streamed.
+
+    `reverse`: `src` is the corpus's target language (the backwards model); the alignment file's
+    pairs are then swapped.
+    """
     src_path, trg_path = f"{prefix}.{src}.zst", f"{prefix}.{trg}.zst"
     tokenized = alignments is not None or prefix.endswith(".tok-icu")
     pairs = read_parallel(src_path, trg_path)
@@ -98,6 +102,6 @@ def corpus_lines(prefix: str, src: str, trg: str, alignments: Optional[str], spm
         trg_pieces = spm_trg.encode(trg_text, out_type=str)
         src_map = token_pieces(src_spans, src_spans[-1][1] if src_spans else 0, src_pieces)
         trg_map = token_pieces(trg_spans, trg_spans[-1][1] if trg_spans else 0, trg_pieces)
-        yield src_text, trg_text, map_alignment(alignment, src_map, trg_map, f"{alignments} line {number}")
+        yield src_text, trg_text, map_alignment(alignment, src_map, trg_map, f"{alignments} line {number}", reverse)
     if aln_lines is not None and next(aln_lines, None) is not None:
         raise StepError(f"{alignments}: has more lines than {src_path}")

@@ -55,8 +55,6 @@ METRICS = ("chrf", "ce-mean-words", "bleu-detok")
 COMMON = {
     "type": ["transformer"],
     "max-length": ["400"],
-    "mini-batch-fit": [],
-    "workspace": ["12000"],
     "maxi-batch": ["1000"],
     "early-stopping": ["20"],
     "valid-freq": ["3000u"],
@@ -71,11 +69,9 @@ COMMON = {
     "overwrite": [],
     "keep-best": [],
     "quiet-translation": [],
-    "exponential-smoothing": [],
     "label-smoothing": ["0.1"],
     "optimizer-params": ["0.9", "0.98", "1e-09"],
     "clip-norm": ["0"],
-    "sync-sgd": [],
     "learn-rate": ["0.0003"],
     "lr-warmup": ["8000"],
     "lr-decay-inv-sqrt": ["8000"],
@@ -83,6 +79,11 @@ COMMON = {
     "transformer-dropout": ["0.1"],
     "guided-alignment-weight": ["0.1"],
 }
+
+# Only when training on GPUs (real runs). A config cannot switch a preset switch off (`false`
+# removes an option from the config, not from the preset), so the options that would spoil a toy
+# CPU run (a 12 GB workspace; smoothed weights that barely move in 100 updates) are kept out of it.
+GPU = {"mini-batch-fit": [], "workspace": ["12000"], "sync-sgd": [], "exponential-smoothing": []}
 
 TRANSFORMER_BASE = {
     "dim-emb": ["512"], "enc-depth": ["6"], "dec-depth": ["6"], "transformer-heads": ["8"],
@@ -147,8 +148,8 @@ def parse_args(argv):
     return args, marian_args
 
 
-def preset(args, joint_vocab: bool) -> Dict[str, List[str]]:
-    layers = [COMMON]
+def preset(args, joint_vocab: bool, gpus: bool) -> Dict[str, List[str]]:
+    layers = [COMMON, GPU if gpus else {}]
     if args.model_type in ("student", "finetuned-student"):
         layers.append(STUDENTS[args.student_model])
     else:
@@ -164,7 +165,8 @@ def assemble_options(args, marian_args, joint_vocab):
     owned = sorted(set(config) & STEP_OPTIONS)
     if owned:
         raise StepError(f"Marian arguments: --{owned[0]} is set by train.py from its own flags; remove it")
-    options = merge_options(preset(args, joint_vocab), config)
+    gpus = "cpu-threads" not in config and marian.gpu_count() > 0
+    options = merge_options(preset(args, joint_vocab, gpus), config)
     metrics = options.get("valid-metrics") or [args.best_model] + [m for m in METRICS if m != args.best_model]
     options["valid-metrics"] = [args.best_model] + [m for m in metrics if m != args.best_model]
     if args.seed is not None:
@@ -176,7 +178,11 @@ def assemble_options(args, marian_args, joint_vocab):
 class Trainer:
     def __init__(self, args, marian_args):
         self.args = args
-        self.src, self.trg = args.src, args.trg
+        # The model's direction: the backwards model translates trg -> src, from the same flags.
+        self.reverse = args.model_type == "backwards"
+        self.src, self.trg = (args.trg, args.src) if self.reverse else (args.src, args.trg)
+        self.vocab_src, self.vocab_trg = ((args.vocab_trg, args.vocab_src) if self.reverse
+                                          else (args.vocab_src, args.vocab_trg))
         output = os.path.abspath(args.output_dir)
         self.work = os.path.abspath(args.work_dir or os.path.join(os.path.dirname(output),
                                                                   "." + os.path.basename(output) + ".train"))
@@ -195,17 +201,17 @@ class Trainer:
         dim_vocabs = self.options.get("dim-vocabs")
         if args.resume_from:
             model = os.path.join(args.resume_from, MODEL)
-            marian.check_model_fits_vocab(model, args.vocab_src, args.vocab_trg, self.src, self.trg, dim_vocabs)
+            marian.check_model_fits_vocab(model, self.vocab_src, self.vocab_trg, self.src, self.trg, dim_vocabs)
         if args.pretrained_model:
-            marian.check_model_fits_vocab(args.pretrained_model, args.vocab_src, args.vocab_trg, self.src,
+            marian.check_model_fits_vocab(args.pretrained_model, self.vocab_src, self.vocab_trg, self.src,
                                           self.trg, dim_vocabs)
 
     def write_data(self, name, datasets) -> List[str]:
         """Plain source/target (and piece alignment) files of `datasets` for one stage."""
         import sentencepiece
 
-        spm_src = sentencepiece.SentencePieceProcessor(model_file=self.args.vocab_src)
-        spm_trg = sentencepiece.SentencePieceProcessor(model_file=self.args.vocab_trg)
+        spm_src = sentencepiece.SentencePieceProcessor(model_file=self.vocab_src)
+        spm_trg = sentencepiece.SentencePieceProcessor(model_file=self.vocab_trg)
         paths = [os.path.join(self.data_dir, f"{name}.{lang}") for lang in (self.src, self.trg)]
         aligned = all(aln for _prefix, aln in datasets)
         if aligned:
@@ -214,7 +220,8 @@ class Trainer:
                 (write_lines(paths[2]) if aligned else _nothing()) as aln_out:
             for prefix, alignments in datasets:
                 for src_text, trg_text, alignment in corpus_lines(
-                        prefix, self.src, self.trg, alignments if aligned else None, spm_src, spm_trg):
+                        prefix, self.src, self.trg, alignments if aligned else None, spm_src, spm_trg,
+                        reverse=self.reverse):
                     src_out.write(src_text)
                     trg_out.write(trg_text)
                     if aln_out is not None:
@@ -352,7 +359,7 @@ class Trainer:
         argv = marian.marian_command("train") + render_options(options) + [
             "--model", os.path.join(self.model_dir, MODEL),
             "--train-sets", *train_sets,
-            "--vocabs", self.args.vocab_src, self.args.vocab_trg,
+            "--vocabs", self.vocab_src, self.vocab_trg,
             "--valid-sets", *devset,
             "--log", self.log,
         ]
@@ -380,7 +387,7 @@ class Trainer:
                 f"(valid-freq larger than the training run?)"
             )
         copies = [(os.path.join(self.model_dir, n), n) for n in marian.checkpoint_names(metric)]
-        copies += [(self.args.vocab_src, f"vocab.{self.src}.spm"), (self.args.vocab_trg, f"vocab.{self.trg}.spm")]
+        copies += [(self.vocab_src, f"vocab.{self.src}.spm"), (self.vocab_trg, f"vocab.{self.trg}.spm")]
         if os.path.exists(best):
             copies.append((best, f"final.{best_name(metric)}"))
         for source, name in copies:

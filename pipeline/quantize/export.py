@@ -1,0 +1,83 @@
+"""Package the quantized student for release: release names, gzip, optional upload.
+
+Inputs: --model (model.intgemm8.bin), --shortlist (text shortlist, .zst), --vocab-src,
+--vocab-trg, --src/--trg. The shortlist is converted to Marian's binary form with
+`pymarian convert --shortlist FILE 50 50 0` (first 50 and best 50 target pieces per source piece).
+
+Artifacts (--output-dir), gzip-compressed:
+  model.{src}{trg}.intgemm8.bin.gz, lex.50.50.{src}{trg}.s2t.bin.gz, and the vocab:
+  vocab.{src}{trg}.spm.gz for a joint vocab, srcvocab.{src}{trg}.spm.gz and
+  trgvocab.{src}{trg}.spm.gz for split vocabs.
+--upload-bucket B: also copy them to gs://B/models/{src}-{trg}/ with the `gcloud storage` CLI of
+the image (nothing is uploaded without the flag).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+from pipeline.common import marian
+from pipeline.common.io import StepError, compress_file, decompress_file, run
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--src", required=True)
+    parser.add_argument("--trg", required=True)
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--shortlist", required=True)
+    parser.add_argument("--vocab-src", required=True)
+    parser.add_argument("--vocab-trg", required=True)
+    parser.add_argument("--output-dir", required=True)
+    parser.add_argument("--upload-bucket")
+    args = parser.parse_args(argv)
+    pair = f"{args.src}{args.trg}"
+    for path in (args.model, args.vocab_src, args.vocab_trg):
+        if not os.path.isfile(path):
+            raise StepError(f"{path}: no such file")
+    work = tempfile.mkdtemp(prefix="export-")
+    published = []
+    try:
+        lex_text = os.path.join(work, "lex.s2t")
+        if decompress_file(args.shortlist, lex_text) == 0:
+            raise StepError(f"{args.shortlist}: the shortlist is empty")
+        lex_bin = os.path.join(work, "lex.bin")
+        marian.run_marian(marian.marian_command("convert") + [
+            "--shortlist", lex_text, "50", "50", "0", "--dump-shortlist", lex_bin,
+            "--vocabs", args.vocab_src, args.vocab_trg,
+        ], None, what="Marian shortlist conversion")
+        files = [(args.model, f"model.{pair}.intgemm8.bin.gz"), (lex_bin, f"lex.50.50.{pair}.s2t.bin.gz")]
+        if marian.sha256(args.vocab_src) == marian.sha256(args.vocab_trg):
+            files.append((args.vocab_src, f"vocab.{pair}.spm.gz"))
+        else:
+            files += [(args.vocab_src, f"srcvocab.{pair}.spm.gz"), (args.vocab_trg, f"trgvocab.{pair}.spm.gz")]
+        for source, name in files:
+            target = os.path.join(args.output_dir, name)
+            compress_file(source, target)
+            published.append(target)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if args.upload_bucket:
+        upload(published, f"gs://{args.upload_bucket}/models/{args.src}-{args.trg}/")
+    print(f"export.py: published {', '.join(os.path.basename(p) for p in published)}", file=sys.stderr)
+    return 0
+
+
+def upload(paths, destination):
+    tool = shutil.which("gcloud")
+    if not tool:
+        raise StepError(f"--upload-bucket: cannot upload to {destination}: no `gcloud` CLI in this image")
+    for path in paths:
+        result = subprocess.run([tool, "storage", "cp", path, destination], capture_output=True, text=True)
+        if result.returncode != 0:
+            lines = result.stderr.strip().splitlines() or ["no output"]
+            raise StepError(f"{path}: upload to {destination} failed: {lines[-1]}")
+
+
+if __name__ == "__main__":
+    run(main)
