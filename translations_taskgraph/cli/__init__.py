@@ -10,6 +10,8 @@ Subcommands, for a training config or a parameters file holding `training_config
   (`picture.py`).
 * `run PARAMS --store DIR [--target-stage STAGE] [--tasks REGEX] [-j N]` -- run the graph's
   tasks on this machine as a Taskcluster worker would (`run.py`, `../local_run.py`).
+* `launch CONFIG [--branch B] [--repo URL] [--dry-run]` -- start a training run on Taskcluster:
+  trigger the `train` action of the branch's latest decision task (`launch.py`).
 
 Exit status: 0 on success, 1 on a bad config, when `--check-urls` finds a missing URL or when a
 locally run task fails (130 when a run is interrupted).
@@ -27,6 +29,7 @@ from .common import DEFAULT_ROOT, CliError
 from .diff import cmd_diff
 from .explain import cmd_explain
 from .picture import cmd_picture
+from .launch import add_parser as add_launch_parser
 from .run import add_parser as add_run_parser
 
 
@@ -62,6 +65,7 @@ def build_parser():
     picture.set_defaults(func=cmd_picture)
 
     add_run_parser(sub, [common])
+    add_launch_parser(sub, [common])
     return parser
 
 
