@@ -271,14 +271,31 @@ def test_repository_root():
 # Reusing earlier task groups: previous-group-ids and start-task-prefix.
 GROUP_1 = "QDc7Pm4cSCy70tXhBUW-1w"
 GROUP_2 = "B04UrSOnT_iv0WqSw-yShg"
+REPOSITORY = "https://github.com/translations-taskgraph/translations-taskgraph"  # the default parameters'
+CACHE_PREFIX = "translations.v2.translations-taskgraph"
+
+
+def _decision(level=3, domain="translations", repository=REPOSITORY):
+    """The definition of a decision task, as .taskcluster.yml makes it."""
+    env = {"TRANSLATIONS_BASE_REPOSITORY": repository, "DECISION_LEVEL": str(level)} if repository else {}
+    return {"schedulerId": f"{domain}-level-{level}", "metadata": {"name": "Decision Task"},
+            "payload": {"env": env}}
 
 
 class FakeQueue:
-    """queue.listTaskGroup over canned groups, two entries per page, as the real API pages."""
+    """queue.listTaskGroup over canned groups, two entries per page, as the real API pages; queue.task
+    answers with the group's decision task (task id = group id), level 3 of this project unless given."""
 
-    def __init__(self, groups):
+    def __init__(self, groups, decisions=None):
         self.groups = groups
+        self.decisions = decisions or {}
         self.calls = []
+
+    def task(self, task_id):
+        self.calls.append(("task", task_id))
+        if task_id not in self.groups:
+            raise RuntimeError(f"ResourceNotFound: task {task_id} not found")
+        return self.decisions.get(task_id) or _decision()
 
     def listTaskGroup(self, task_group_id, query=None):
         self.calls.append((task_group_id, dict(query or {})))
@@ -290,8 +307,10 @@ class FakeQueue:
         return page
 
 
-def _entry(label, task_id, state="completed"):
-    return {"status": {"taskId": task_id, "state": state}, "task": {"metadata": {"name": label}}}
+def _entry(label, task_id, state="completed", digest=None, scheduler="translations-level-3"):
+    routes = [f"index.{CACHE_PREFIX}.cache.level-3.translations.v1.{label}.hash.{digest}"] if digest else []
+    return {"status": {"taskId": task_id, "state": state},
+            "task": {"metadata": {"name": label}, "schedulerId": scheduler, "routes": routes + ["checks"]}}
 
 
 def _groups():
@@ -310,11 +329,18 @@ def _groups():
     }
 
 
+def _trust(level=3, digests=None):
+    from translations_taskgraph.reuse import Trust
+
+    return Trust(trust_domain="translations", level=level, repository=REPOSITORY,
+                 repository_env="TRANSLATIONS_BASE_REPOSITORY", digests=digests or {})
+
+
 def test_completed_tasks_follow_pages_and_skip_unfinished_tasks():
     from translations_taskgraph.reuse import completed_tasks
 
     queue = FakeQueue(_groups())
-    assert completed_tasks(GROUP_1, queue) == {
+    assert {label: task_id for label, (task_id, _) in completed_tasks(GROUP_1, queue).items()} == {
         "build-vocab-ru-en": "vocab1vocab1vocab1voca",
         "corpus-merge-parallel-ru-en": "merge1merge1merge1merg",
         "backtranslations-train-backwards-model-ru-en": "backwards1backwards1ba",
@@ -329,7 +355,7 @@ def test_later_groups_win_and_start_task_prefix_reruns_everything_downstream():
     from conftest import plan
 
     config = {"previous-group-ids": [GROUP_1, GROUP_2]}
-    reused = existing_tasks(plan(config), FakeQueue(_groups()))
+    reused = existing_tasks(plan(config), _trust(), FakeQueue(_groups()))
     assert reused["build-vocab-ru-en"] == "vocab2vocab2vocab2voca"
     assert reused["train-teacher-model-ru-en-1"] == "teacher2teacher2teache"
 
@@ -340,7 +366,7 @@ def test_later_groups_win_and_start_task_prefix_reruns_everything_downstream():
     assert {"backtranslations-train-backwards-model-ru-en", "corpus-align-backtranslations-ru-en",
             "train-teacher-model-ru-en-1", "export-ru-en"} <= rerun
     assert "build-vocab-ru-en" not in rerun and "corpus-merge-parallel-ru-en" not in rerun
-    reused = existing_tasks(pipeline, FakeQueue(_groups()))
+    reused = existing_tasks(pipeline, _trust(), FakeQueue(_groups()))
     assert reused == {
         "build-vocab-ru-en": "vocab2vocab2vocab2voca",
         "corpus-merge-devset-ru-en": "devset1devset1devset1d",
@@ -354,8 +380,99 @@ def test_no_previous_groups_asks_nothing():
     from conftest import plan
 
     queue = FakeQueue({})
-    assert existing_tasks(plan({"start-task-prefix": "build-vocab"}), queue) == {}
+    assert existing_tasks(plan({"start-task-prefix": "build-vocab"}), _trust(), queue) == {}
     assert queue.calls == []
+
+
+@pytest.mark.parametrize(
+    "decision, level, problem",
+    [
+        (_decision(level=1), 3, "its decision task ran at level 1, lower than this run's level 3"),
+        (_decision(level=1), 2, "its decision task ran at level 1, lower than this run's level 2"),
+        (_decision(domain="other-project"), 3, "not one of trust domain 'translations'"),
+        (_decision(repository="https://github.com/someone/fork"), 3,
+         "names 'https://github.com/someone/fork' in TRANSLATIONS_BASE_REPOSITORY, not this project's"),
+        (_decision(repository=None), 1, "names no repository in TRANSLATIONS_BASE_REPOSITORY"),
+        ({"schedulerId": "-", "payload": {}}, 1, "ran under scheduler '-'"),
+    ],
+    ids=["pull-request-into-level-3", "level-1-into-level-2", "other-trust-domain", "other-repository",
+         "no-repository", "no-level"],
+)
+def test_untrusted_groups_are_an_error_naming_the_group(decision, level, problem):
+    from translations_taskgraph.reuse import existing_tasks
+
+    from conftest import plan
+
+    queue = FakeQueue(_groups(), decisions={GROUP_2: decision})
+    with pytest.raises(ConfigError) as error:
+        existing_tasks(plan({"previous-group-ids": [GROUP_1, GROUP_2]}), _trust(level), queue)
+    message = str(error.value)
+    assert message.startswith(f"Invalid training_config at previous-group-ids: task group {GROUP_2} cannot be reused: ")
+    assert problem in message
+    assert GROUP_2 not in [call[0] for call in queue.calls if call[0] != "task"], "no task of it was listed"
+
+
+@pytest.mark.parametrize("group_level, run_level", [(3, 3), (3, 1), (2, 1), (1, 1)])
+def test_groups_of_the_same_or_a_higher_level_are_reused(group_level, run_level):
+    from translations_taskgraph.reuse import existing_tasks
+
+    from conftest import plan
+
+    groups = {GROUP_2: [{**entry, "task": {**entry["task"], "schedulerId": f"translations-level-{group_level}"}}
+                        for entry in _groups()[GROUP_2]]}
+    queue = FakeQueue(groups, decisions={GROUP_2: _decision(level=group_level)})
+    reused = existing_tasks(plan({"previous-group-ids": [GROUP_2]}), _trust(run_level), queue)
+    assert reused == {"build-vocab-ru-en": "vocab2vocab2vocab2voca", "train-teacher-model-ru-en-1": "teacher2teacher2teache"}
+
+
+def test_a_group_without_a_readable_decision_task_is_an_error():
+    from translations_taskgraph.reuse import existing_tasks
+
+    from conftest import plan
+
+    missing = "AAAAAAAAAAAAAAAAAAAAAA"
+    with pytest.raises(ConfigError, match=f"task group {missing} cannot be reused: its decision task .* cannot be read"):
+        existing_tasks(plan({"previous-group-ids": [missing]}), _trust(), FakeQueue(_groups()))
+
+
+def test_a_task_of_another_scheduler_in_the_group_is_an_error():
+    from translations_taskgraph.reuse import existing_tasks
+
+    from conftest import plan
+
+    groups = _groups()
+    groups[GROUP_2].append(_entry("corpus-merge-devset-ru-en", "devset2devset2devset2d", scheduler="translations-level-1"))
+    with pytest.raises(ConfigError, match=f"task group {GROUP_2} cannot be reused: its task corpus-merge-devset-ru-en"):
+        existing_tasks(plan({"previous-group-ids": [GROUP_2]}), _trust(), FakeQueue(groups))
+
+
+def test_reused_tasks_must_carry_the_graph_s_cache_digest():
+    from translations_taskgraph.reuse import existing_tasks
+
+    from conftest import plan
+
+    vocab_digest, teacher_digest = "a" * 64, "b" * 64
+    groups = {GROUP_2: [_entry("build-vocab-ru-en", "vocab2vocab2vocab2voca", digest=vocab_digest),
+                        _entry("train-teacher-model-ru-en-1", "teacher2teacher2teache", digest="c" * 64)]}
+    trust = _trust(digests={"build-vocab-ru-en": vocab_digest, "train-teacher-model-ru-en-1": teacher_digest})
+    config = {"previous-group-ids": [GROUP_2]}
+    with pytest.raises(ConfigError) as error:
+        existing_tasks(plan(config), trust, FakeQueue(groups))
+    message = str(error.value)
+    assert message == (
+        f"Invalid training_config at previous-group-ids: task group {GROUP_2} cannot be reused: its task "
+        "train-teacher-model-ru-en-1 (teacher2teacher2teache) was made from other inputs (cache digest cccccccc…, "
+        "this graph's bbbbbbbb…): rerun it (start-task-prefix) or drop the group"
+    )
+
+    # A task without a digest route cannot prove its inputs either.
+    groups[GROUP_2][1] = _entry("train-teacher-model-ru-en-1", "teacher2teacher2teache")
+    with pytest.raises(ConfigError, match="no cache digest"):
+        existing_tasks(plan(config), trust, FakeQueue(groups))
+
+    # Running the teacher again leaves only the vocab to reuse, and its digest matches.
+    config["start-task-prefix"] = "train-teacher-model"
+    assert existing_tasks(plan(config), trust, FakeQueue(groups)) == {"build-vocab-ru-en": "vocab2vocab2vocab2voca"}
 
 
 def test_start_task_prefix_must_start_a_label():
@@ -375,10 +492,14 @@ def test_action_reuses_completed_tasks_of_previous_groups(offline_decision, tmp_
     full = generate({})
     teacher = "train-teacher-model-ru-en-1"
     before_teacher = sorted(_with_dependencies(full, [teacher]) - {teacher})
+
+    def entry(label, task_id, **kwargs):
+        return _entry(label, task_id, digest=full.tasks[label].attributes["cached_task"]["digest"], **kwargs)
+
     groups = {
-        GROUP_1: [_entry(label, f"{n:04d}earlier-run-task-id"[:22]) for n, label in enumerate(before_teacher)]
-        + [_entry(teacher, "teacher1teacher1teache", state="failed")],
-        GROUP_2: [_entry("build-vocab-ru-en", "vocab2vocab2vocab2voca")],
+        GROUP_1: [entry(label, f"{n:04d}earlier-run-task-id"[:22]) for n, label in enumerate(before_teacher)]
+        + [entry(teacher, "teacher1teacher1teache", state="failed")],
+        GROUP_2: [entry("build-vocab-ru-en", "vocab2vocab2vocab2voca")],
     }
     monkeypatch.setattr(reuse, "get_taskcluster_client", lambda service: FakeQueue(groups))
     config = {"previous-group-ids": [GROUP_1, GROUP_2], "start-task-prefix": "train-teacher-model",
@@ -396,6 +517,34 @@ def test_action_reuses_completed_tasks_of_previous_groups(offline_decision, tmp_
     created = offline_decision["created"]
     assert {"backtranslations-train-backwards-model-ru-en", "corpus-align-backtranslations-ru-en", teacher} <= created
     assert "build-vocab-ru-en" not in created and "corpus-merge-parallel-ru-en" not in created
+
+
+def test_action_refuses_a_pull_request_group_and_creates_nothing(offline_decision, tmp_path, monkeypatch, capsys):
+    import translations_taskgraph.reuse as reuse
+
+    full = generate({})
+    label = "build-vocab-ru-en"
+    digest = full.tasks[label].attributes["cached_task"]["digest"]
+    groups = {GROUP_1: [_entry(label, "vocab1vocab1vocab1voca", digest=digest, scheduler="translations-level-1")]}
+    queue = FakeQueue(groups, decisions={GROUP_1: _decision(level=1)})
+    monkeypatch.setattr(reuse, "get_taskcluster_client", lambda service: queue)
+    with pytest.raises(SystemExit) as exit_:
+        _run_action(tmp_path, {"previous-group-ids": [GROUP_1], "target-stage": "build-vocab"})
+    assert exit_.value.code == 1
+    assert f"task group {GROUP_1} cannot be reused: its decision task ran at level 1" in capsys.readouterr().err
+    assert offline_decision["created"] is None
+
+
+def test_action_refuses_a_task_made_from_other_inputs(offline_decision, tmp_path, monkeypatch, capsys):
+    import translations_taskgraph.reuse as reuse
+
+    groups = {GROUP_1: [_entry("build-vocab-ru-en", "vocab1vocab1vocab1voca", digest="0" * 64)]}
+    monkeypatch.setattr(reuse, "get_taskcluster_client", lambda service: FakeQueue(groups))
+    with pytest.raises(SystemExit) as exit_:
+        _run_action(tmp_path, {"previous-group-ids": [GROUP_1], "target-stage": "build-vocab"})
+    assert exit_.value.code == 1
+    assert "its task build-vocab-ru-en (vocab1vocab1vocab1voca) was made from other inputs" in capsys.readouterr().err
+    assert offline_decision["created"] is None
 
 
 def test_decision_parameters_record_the_merged_config():

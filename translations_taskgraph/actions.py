@@ -5,7 +5,8 @@ subset of keys, deep-merged over the embedded default). Its JSON schema is deriv
 training-config schema (`training_config.training_config_json_schema`), so the UI and the pipeline
 accept the same keys. The callback builds the pipeline plan from the input (a bad config fails with
 a single `ConfigError` message before anything is created), turns `previous-group-ids` into
-`existing_tasks` (reuse.py), and then runs a decision with the input as `training_config` and the
+`existing_tasks` (reuse.py: only tasks of trusted groups, made from the same inputs as this graph's),
+and then runs a decision with the input as `training_config` and the
 `train-target-tasks` target method, the way taskgraph's own decision task creates a graph.
 """
 
@@ -16,7 +17,7 @@ from taskgraph.decision import taskgraph_decision
 from taskgraph.parameters import Parameters
 
 from .pipeline import build_plan
-from .reuse import existing_tasks
+from .reuse import Trust, existing_tasks
 from .training_config import training_config_json_schema
 
 TARGET_TASKS_METHOD = "train-target-tasks"
@@ -50,10 +51,24 @@ def train_action(parameters, graph_config, input, task_group_id, task_id):
 
     parameters = dict(parameters)
     parameters["training_config"] = training_config
-    parameters["existing_tasks"] = existing_tasks(plan)
+    parameters["existing_tasks"] = {}
     parameters["target_tasks_method"] = TARGET_TASKS_METHOD
     parameters["optimize_target_tasks"] = True
     parameters["tasks_for"] = "action"
+    if plan.config.get("previous-group-ids"):
+        # Reused tasks must match the cache digests of the graph about to be made.
+        parameters["existing_tasks"] = existing_tasks(
+            plan, Trust.of(parameters, graph_config, cache_digests(graph_config, Parameters(**parameters)))
+        )
     parameters = Parameters(**parameters)
 
     taskgraph_decision({"root": graph_config.root_dir}, parameters=parameters)
+
+
+def cache_digests(graph_config, parameters):
+    """{label: cache digest} of the full task graph of `parameters`."""
+    from taskgraph.generator import TaskGraphGenerator  # noqa: PLC0415 (heavy; only for reuse)
+
+    graph = TaskGraphGenerator(root_dir=graph_config.root_dir, parameters=parameters).full_task_graph
+    return {label: task.attributes["cached_task"]["digest"]
+            for label, task in graph.tasks.items() if "cached_task" in task.attributes}

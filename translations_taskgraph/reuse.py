@@ -6,29 +6,114 @@ replaces them instead of running them again; a later group wins over an earlier 
 label. Tasks whose label starts with `start-task-prefix`, and everything downstream of them, are
 left out of `existing_tasks` and run again.
 
+A reused task's artifacts flow into this run's models and exports, so only trusted groups are
+reused (`Trust`): the group's decision task (by Taskcluster convention its task id is the group
+id; actions add their tasks to the group they act on) must
+- belong to the same trust domain and ran at the same or a higher level: its `schedulerId` is
+  `<trust-domain>-level-<N>`, which only a holder of that level's scopes can create, so a pull
+  request (level 1) cannot pass as a level-3 push;
+- come from the same project: the base repository recorded in its environment is this run's;
+and every reused task must have been made from the same inputs as the task it stands in for: when
+the graph's task has a cache digest, the reused task's cache index route carries the same digest.
+Anything else is an error naming the group, before anything is created.
+
 This asks the Taskcluster queue, so it runs only in the `train` action (the way a training config
 reaches Taskcluster), never during local graph generation. A push's decision task trains the
 project's default config, which names no earlier groups.
 """
 
 import logging
+import re
+from dataclasses import dataclass, field
 
 from taskgraph.util.taskcluster import get_taskcluster_client
 
 from .pipeline import downstream
+from .training_config import ConfigError
 
 logger = logging.getLogger(__name__)
 
+SCHEDULER_ID = re.compile(r"(?P<domain>.+)-level-(?P<level>[1-9])")
+CACHE_DIGEST_ROUTE = re.compile(r"index\..+\.cache\.(?:level-[1-9]|pr)\..+\.hash\.(?P<digest>[0-9a-f]{64})")
+
+
+@dataclass(frozen=True)
+class Trust:
+    """What an earlier task group must match to be reused by this run."""
+
+    trust_domain: str
+    level: int
+    repository: str  # the project's (base) repository URL
+    repository_env: str  # the decision task's environment variable holding its base repository
+    digests: dict = field(default_factory=dict)  # {label: cache digest} of the graph being made
+
+    @classmethod
+    def of(cls, parameters, graph_config, digests=None):
+        repositories = graph_config["taskgraph"]["repositories"]
+        prefix = next(iter(repositories)).upper()
+        return cls(
+            trust_domain=graph_config["trust-domain"],
+            level=int(parameters["level"]),
+            repository=parameters["base_repository"],
+            repository_env=f"{prefix}_BASE_REPOSITORY",
+            digests=dict(digests or {}),
+        )
+
+
+def _error(group_id, problem):
+    return ConfigError(["previous-group-ids"], f"task group {group_id} cannot be reused: {problem}")
+
+
+def _same_repository(a, b):
+    def norm(url):
+        return (url or "").strip().rstrip("/").removesuffix(".git").lower()
+
+    return norm(a) == norm(b)
+
+
+def check_group(group_id, trust, queue):
+    """Raise ConfigError unless `group_id`'s decision task is trusted by `trust`; return its schedulerId."""
+    try:
+        decision = queue.task(group_id)
+    except Exception as exc:  # the queue client raises its own error types
+        raise _error(group_id, f"its decision task (task {group_id}) cannot be read: "
+                               f"{' '.join(str(exc).split())[:200]}") from None
+    scheduler = decision.get("schedulerId", "")
+    match = SCHEDULER_ID.fullmatch(scheduler)
+    if not match or match["domain"] != trust.trust_domain:
+        raise _error(group_id, f"its decision task ran under scheduler {scheduler!r}, not one of trust domain "
+                               f"{trust.trust_domain!r} (another project's group?)")
+    level = int(match["level"])
+    if level < trust.level:
+        raise _error(group_id, f"its decision task ran at level {level}, lower than this run's level "
+                               f"{trust.level} (a pull request's or a branch's group?)")
+    env = (decision.get("payload") or {}).get("env") or {}
+    repository = env.get(trust.repository_env)
+    if not _same_repository(repository, trust.repository):
+        shown = repr(repository) if repository else "no repository"
+        raise _error(group_id, f"its decision task names {shown} in {trust.repository_env}, not this project's "
+                               f"{trust.repository}")
+    return scheduler
+
+
+def task_digest(definition):
+    """The cache digest in a task definition's index routes (None if it has none)."""
+    for route in definition.get("routes") or []:
+        match = CACHE_DIGEST_ROUTE.fullmatch(route)
+        if match:
+            return match["digest"]
+    return None
+
 
 def completed_tasks(task_group_id, queue=None):
-    """{label: task id} of the completed tasks of a task group."""
+    """{label: (task id, task definition)} of the completed tasks of a task group."""
     queue = queue or get_taskcluster_client("queue")
     tasks, query = {}, {}
     while True:
         response = queue.listTaskGroup(task_group_id, query=query)
         for entry in response["tasks"]:
             if entry["status"]["state"] == "completed":
-                tasks[entry["task"]["metadata"]["name"]] = entry["status"]["taskId"]
+                tasks[entry["task"]["metadata"]["name"]] = (entry["status"]["taskId"], entry["task"])
         token = response.get("continuationToken")
         if not token:
             return tasks
@@ -40,16 +125,34 @@ def downstream_of(plan, prefix):
     return downstream(plan, [label for label in plan.tasks if label.startswith(prefix)])
 
 
-def existing_tasks(plan, queue=None):
-    """The `existing_tasks` parameter for the plan of a training config."""
-    existing = {}
-    for group_id in plan.config.get("previous-group-ids") or []:
-        found = completed_tasks(group_id, queue)
-        logger.info(f"reusing {len(found)} completed tasks of task group {group_id}")
-        existing.update(found)
+def existing_tasks(plan, trust, queue=None):
+    """The `existing_tasks` parameter for the plan of a training config, from trusted groups only."""
+    group_ids = plan.config.get("previous-group-ids") or []
+    if not group_ids:
+        return {}
+    queue = queue or get_taskcluster_client("queue")
+    found = {}  # label: (task id, definition, group id)
+    for group_id in group_ids:
+        scheduler = check_group(group_id, trust, queue)
+        tasks = completed_tasks(group_id, queue)
+        logger.info(f"reusing {len(tasks)} completed tasks of task group {group_id}")
+        for label, (task_id, definition) in tasks.items():
+            if definition.get("schedulerId", scheduler) != scheduler:
+                raise _error(group_id, f"its task {label} ({task_id}) ran under scheduler "
+                                       f"{definition.get('schedulerId')!r}, not its decision's {scheduler!r}")
+            found[label] = (task_id, definition, group_id)
     prefix = plan.config.get("start-task-prefix")
-    if prefix and existing:
+    if prefix and found:
         rerun = downstream_of(plan, prefix)
         logger.info(f"running again {len(rerun)} tasks from {prefix!r} on")
-        existing = {label: task_id for label, task_id in existing.items() if label not in rerun}
-    return dict(sorted(existing.items()))
+        found = {label: value for label, value in found.items() if label not in rerun}
+    for label, (task_id, definition, group_id) in sorted(found.items()):
+        wanted = trust.digests.get(label)
+        if wanted is None:
+            continue
+        digest = task_digest(definition)
+        if digest != wanted:
+            got = f"cache digest {digest[:8]}…" if digest else "no cache digest"
+            raise _error(group_id, f"its task {label} ({task_id}) was made from other inputs ({got}, this "
+                                   f"graph's {wanted[:8]}…): rerun it (start-task-prefix) or drop the group")
+    return {label: value[0] for label, value in sorted(found.items())}
