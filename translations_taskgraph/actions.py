@@ -10,8 +10,11 @@ and then runs a decision with the input as `training_config` and the
 `train-target-tasks` target method, the way taskgraph's own decision task creates a graph.
 """
 
+import contextlib
 import os
 
+import slugid
+import taskgraph.create
 from taskgraph.actions.registry import register_callback_action
 from taskgraph.decision import taskgraph_decision
 from taskgraph.parameters import Parameters
@@ -62,7 +65,23 @@ def train_action(parameters, graph_config, input, task_group_id, task_id):
         )
     parameters = Parameters(**parameters)
 
-    taskgraph_decision({"root": graph_config.root_dir}, parameters=parameters)
+    with _decision_task_id():
+        taskgraph_decision({"root": graph_config.root_dir}, parameters=parameters)
+
+
+@contextlib.contextmanager
+def _decision_task_id():
+    """taskgraph_decision names the new task group after $TASK_ID: in an action task, the action
+    task itself. `taskgraph test-action-callback` runs outside any task and creates nothing: there
+    a fresh id stands in for the action task's."""
+    if "TASK_ID" in os.environ or not taskgraph.create.testing:
+        yield
+        return
+    os.environ["TASK_ID"] = slugid.nice()
+    try:
+        yield
+    finally:
+        del os.environ["TASK_ID"]
 
 
 def cache_digests(graph_config, parameters):

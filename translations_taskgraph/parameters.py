@@ -159,6 +159,9 @@ def _parameters_file_problem(path):
     return None
 
 
+_UNKNOWN_WHEN_EMPTY = frozenset({"base_repository", "head_repository", "project", "head_ref", "head_rev"})
+
+
 def report_unreadable_parameters_files():
     """taskgraph reads `-p FILE` itself and prints a traceback when the file is not YAML, is a list
     or is empty. Check local files first: a problem becomes one logged line (a
@@ -169,6 +172,12 @@ def report_unreadable_parameters_files():
 
     @functools.wraps(original)
     def load_parameters_file(spec, *args, **kwargs):
+        overrides = kwargs.get("overrides")
+        if overrides and not kwargs.get("strict", True):
+            # `taskgraph image-digest` fills its parameters from taskgraph's own defaults (before
+            # this project registers get_defaults) and passes them on as overrides; an empty
+            # repository or revision there means "unknown": let get_defaults fill it.
+            kwargs["overrides"] = {k: v for k, v in overrides.items() if not (v == "" and k in _UNKNOWN_WHEN_EMPTY)}
         if spec and os.path.isfile(spec):
             problem = _parameters_file_problem(spec)
             if problem == "empty":
