@@ -377,3 +377,29 @@ def test_started_as_the_worker_user_run_task_fails_before_the_step(world, served
     assert result.returncode != 0
     assert "pw_uid" in result.stdout + result.stderr
     assert not any((world / "builds" / "worker" / "artifacts").iterdir())
+
+
+# ------------------------------------------------------------------------------------------------
+# `taskgraph image-digest` (what a person runs to find an image's cached build).
+@pytest.mark.parametrize("image", IMAGES)
+def test_image_digest_prints_the_digest_of_the_graph_image_task(image, tmp_path, default_graph):
+    # In a clone without a GitHub remote (CI checkouts, a local path): taskgraph fills these
+    # parameters from its own defaults before the project's are registered.
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                            check=True, capture_output=True).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        if (ROOT / name).is_file():
+            (checkout / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, checkout / name)
+    _git(checkout, "init", "-q", "-b", "main")
+    _git(checkout, "add", "-A")
+    _git(checkout, "commit", "-q", "-m", "x")
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "TASKCLUSTER_ROOT_URL": "https://tc.example"}
+    result = subprocess.run([str(Path(sys.executable).with_name("taskgraph")), "image-digest", image], cwd=checkout,
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    digest = default_graph.tasks[f"docker-image-{image}"].attributes["cached_task"]["digest"]
+    assert result.stdout.strip() == digest

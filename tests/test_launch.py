@@ -328,3 +328,31 @@ def test_wrong_credentials_and_missing_scopes_are_one_line_errors(taskcluster, r
 ])
 def test_the_project_is_the_repository_name(repo_url):
     assert project_of(repo_url) == "translations-taskgraph"
+
+
+def test_the_action_runs_locally_with_test_action_callback_outside_a_task(tmp_path):
+    # `taskgraph test-action-callback` runs the train action's callback on this machine: no
+    # TASK_ID (it is no task), nothing created (the tasks are printed).
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    (tmp_path / "input.json").write_text(json.dumps(CONFIG))
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "TASKCLUSTER_ROOT_URL": "https://tc.example"}
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("taskgraph")), "test-action-callback", "--root", str(TASKCLUSTER_DIR),
+         "--input", "input.json", "--task-group-id", DECISION_TASK_ID, "train"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    printed, decoder, text = [], json.JSONDecoder(), result.stdout.strip()
+    while text:
+        (task_id, task), end = decoder.raw_decode(text)
+        printed.append((task_id, task))
+        text = text[end:].strip()
+    label_to_taskid = json.loads((tmp_path / "artifacts" / "label-to-taskid.json").read_text())
+    assert {task["metadata"]["name"]: task_id for task_id, task in printed} == label_to_taskid
+    assert any(label.startswith("train-teacher-model-") for label in label_to_taskid)
+    (group,) = {task["taskGroupId"] for _task_id, task in printed}
+    assert slugid.decode(group) and group != DECISION_TASK_ID  # a stand-in for the action task's id
