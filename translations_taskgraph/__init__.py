@@ -12,7 +12,7 @@ def register(graph_config):
     # forking a process per kind costs more than it saves (docs/benchmark.md). An explicit
     # TASKGRAPH_SERIAL= (empty) still selects taskgraph's forked loading.
     os.environ.setdefault("TASKGRAPH_SERIAL", "1")
-    from . import parameters, speedups, target_tasks, verifications  # noqa: F401 (decorators register)
+    from . import cache_routes, parameters, speedups, target_tasks, verifications  # noqa: F401 (decorators register)
 
     speedups.import_run_plugins_once()
 

@@ -16,6 +16,7 @@ import re
 from taskgraph.transforms.base import TransformSequence
 from taskgraph.util.cached_tasks import EXTRA_CACHE_INDEXES, TARGET_CACHE_INDEX, TARGET_PR_CACHE_INDEX
 
+from ..cache_routes import INDEX_TYPE as PULL_REQUEST_CACHE
 from ..pipeline import ARTIFACT_PREFIX, ARTIFACTS_DIR, CHECKOUT_DIR, FETCHES_DIR, config_value
 
 transforms = TransformSequence()
@@ -198,6 +199,8 @@ def render(config, tasks):
                     f"helpers:pipeline/common:{_helpers_digest(vcs_root)}",
                 ],
             },
+            # Pull requests cache under routes of their own (cache_routes.py); pushes as taskgraph does.
+            "index": {"type": PULL_REQUEST_CACHE},
         }
 
 
