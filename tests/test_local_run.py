@@ -126,19 +126,6 @@ def test_failure_stops_dependents_only_and_records_the_exit_code(tmp_path):
     assert (store / "independent/public/build/out.txt").read_text() == "fine"
 
 
-def test_cli_exit_status_and_table(tmp_path, capsys):
-    params = tmp_path / "params.yml"
-    params.write_text("training_config:\n  continuation:\n    vocab:\n"
-                      "      src: http://127.0.0.1:9/vocab.ru.spm\n      trg: http://127.0.0.1:9/vocab.en.spm\n"
-                      "  allow-private-urls: true\n")
-    # port 9 (discard) refuses: the download fails, exit status 1, one line per task and a table
-    code = cli_main(["run", str(params), "--store", str(tmp_path / "s"), "--tasks", "continuation-vocab"])
-    out = capsys.readouterr().out
-    assert code == 1
-    assert "continuation-vocab-ru-en  failed" in out
-    assert "1 failed" in out.splitlines()[-1]
-
-
 def test_tasks_run_in_parallel_with_jobs(tmp_path):
     # Each task waits for the other's marker: they can only both complete when run at once.
     meet = """
@@ -298,9 +285,21 @@ def test_generated_download_task_runs_and_publishes(tmp_path, served, capsys):
     assert "continuation-vocab-ru-en  cached" in capsys.readouterr().out
 
 
-def test_ctrl_c_leaves_nothing_half_published(tmp_path):
-    """SIGINT while a download task is stuck on a host that never answers: exit 130, the task is
-    recorded as interrupted, nothing under public/, its process group is gone."""
+def test_cli_exit_status_and_table(tmp_path, served, capsys):
+    _, base = served  # serves nothing: the download gets a 404 and fails at once
+    params = vocab_params(tmp_path / "p.yml", base)
+    code = cli_main(["run", str(params), "--store", str(tmp_path / "s"), "--tasks", "continuation-vocab"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "continuation-vocab-ru-en  failed" in out  # the task's progress line
+    assert out.splitlines()[-1].startswith("1 failed")  # the table's last line
+    assert "404" in (tmp_path / "s/continuation-vocab-ru-en/live.log").read_text()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_leaves_nothing_half_published(tmp_path, signum):
+    """Ctrl-C (or SIGTERM) while a download task is stuck on a host that never answers: exit 130,
+    the task is recorded as interrupted, nothing is under public/."""
     import socket
 
     listener = socket.socket()
@@ -317,7 +316,7 @@ def test_ctrl_c_leaves_nothing_half_published(tmp_path):
         connection, _ = listener.accept()  # the download task is now waiting for an answer
         record = json.loads((store / "continuation-vocab-ru-en/task.json").read_text())
         assert record["state"] == "running"
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signum)
         output, _ = process.communicate(timeout=60)
     finally:
         process.kill()
@@ -327,4 +326,8 @@ def test_ctrl_c_leaves_nothing_half_published(tmp_path):
     assert json.loads((label_dir / "task.json").read_text())["state"] == "interrupted"
     assert not (label_dir / "public").exists()
     assert json.loads((store / "summary.json").read_text())["continuation-vocab-ru-en"]["state"] == "interrupted"
+    # the download process is gone: its end of the connection is closed
+    connection.settimeout(10)
+    while connection.recv(4096):
+        pass
     connection.close()

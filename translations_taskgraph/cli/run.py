@@ -8,9 +8,12 @@ it ends, then a table. Exit status: 0 when every selected task completed or was 
 otherwise (or on a bad config), 130 when interrupted.
 """
 
+import contextlib
 import os
 import re
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -84,7 +87,8 @@ def cmd_run(args):
                               max_run_time=args.max_run_time, report=report)
     started = time.monotonic()
     try:
-        results = runner.run(tasks)
+        with _sigterm_interrupts():
+            results = runner.run(tasks)
     except RunError as e:
         raise CliError(str(e)) from None
     except KeyboardInterrupt:
@@ -93,6 +97,24 @@ def cmd_run(args):
         return 130
     print_table(tasks, results, width, time.monotonic() - started)
     return 0 if all(r.state in (COMPLETED, CACHED) for r in results.values()) else 1
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts():
+    """SIGTERM stops the run as Ctrl-C does: the tasks run in sessions of their own, so they would
+    outlive a runner that just died."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def print_table(tasks, results, width, seconds):
