@@ -99,40 +99,36 @@ class LocalTask:
 
 
 def plan_tasks(full_graph, labels, store):
-    """LocalTasks for `labels` (in dependency order): taskIds, references resolved, cache decided.
+    """LocalTasks for `labels` (in dependency order): taskIds, references resolved, reuse decided.
 
-    A task whose `DIR/<label>/task.json` says completed with the same cache digest is reused with
-    its recorded taskId; any other task gets a new one.
+    A task whose `DIR/<label>/task.json` says completed with the same cache digest, and whose
+    artifacts are there, is reused under its recorded taskId; any other task gets a new taskId.
     """
     store = Path(store)
-    records = {label: read_task_record(store / label) for label in labels}
-    task_ids = {}
-    for label in full_graph.tasks:
-        record = records.get(label)
-        digest = _digest(full_graph.tasks[label])
-        if record and record.get("state") == COMPLETED and digest and record.get("digest") == digest:
-            task_ids[label] = record["task-id"]
-        else:
-            task_ids[label] = slugid.nice()
-    decision_id = slugid.nice()
-    local = set(labels)
+    reused = {label for label in labels if _reusable(store, full_graph.tasks[label])}
+    task_ids = {label: read_task_record(store / label)["task-id"] if label in reused else slugid.nice()
+                for label in full_graph.tasks}
+    decision_id, local = slugid.nice(), set(labels)
     result = []
     for label in labels:
         task = full_graph.tasks[label]
-        record = records[label]
-        digest = _digest(task)
-        cached = bool(record and record.get("state") == COMPLETED and digest and record.get("digest") == digest
-                      and (store / label / "public").is_dir())
         dependencies = {name: task_ids[dep] for name, dep in task.dependencies.items()}
         definition = resolve_task_references(label, copy.deepcopy(task.task), task_ids[label], decision_id,
                                              dependencies)
         needs = sorted(dep for dep in task.dependencies.values() if dep in local)
-        result.append(LocalTask(label, task_ids[label], definition, needs, digest, cached))
+        result.append(LocalTask(label, task_ids[label], definition, needs, _digest(task), label in reused))
     return result
 
 
 def _digest(task):
     return (task.attributes.get("cached_task") or {}).get("digest")
+
+
+def _reusable(store, task):
+    record = read_task_record(store / task.label)
+    digest = _digest(task)
+    return bool(record and digest and record.get("state") == COMPLETED and record.get("digest") == digest
+                and (store / task.label / "public").is_dir())
 
 
 # ---------------------------------------------------------------------------------------------
