@@ -62,6 +62,7 @@ class FakeTaskcluster(http.server.ThreadingHTTPServer):
         action = train_action()
         self.hooks = {(action["hookGroupId"], action["hookId"]): action["extra"]["actionPerm"]}
         self.refuse_triggers = False
+        self.group_pages = []
         self.requests = []
         self.created = []
 
@@ -109,6 +110,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 url = f"{fake.root_url}/storage/{parts[4]}/{urllib.parse.quote(parts[6], safe='')}"
                 return self.reply(200, {"storageType": "s3", "url": url})
             return self.reply(404, {"code": "ResourceNotFound", "message": "no such artifact"})
+        if parts[:4] == ["api", "queue", "v1", "task-group"] and parts[5:] == ["list"]:
+            token = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query).get("continuationToken", ["0"])[0]
+            page = fake.group_pages[int(token)]
+            answer = {"taskGroupId": parts[4], "tasks": page}
+            if int(token) + 1 < len(fake.group_pages):
+                answer["continuationToken"] = str(int(token) + 1)
+            return self.reply(200, answer)
         if parts[0] == "storage":
             return self.reply(200, fake.artifacts[(parts[1], parts[2])])
         self.reply(404, {"code": "ResourceNotFound", "message": self.path})
@@ -356,3 +364,56 @@ def test_the_action_runs_locally_with_test_action_callback_outside_a_task(tmp_pa
     assert any(label.startswith("train-teacher-model-") for label in label_to_taskid)
     (group,) = {task["taskGroupId"] for _task_id, task in printed}
     assert slugid.decode(group) and group != DECISION_TASK_ID  # a stand-in for the action task's id
+
+
+# ------------------------------------------------------------------------------------------------
+# docs/taskcluster.md
+DOC = (TASKCLUSTER_DIR.parent / "docs" / "taskcluster.md").read_text()
+
+
+def test_the_guide_lookup_of_teacher_task_ids_works(taskcluster, tmp_path):
+    import re
+    import subprocess
+    import sys
+    import textwrap
+
+    block = re.search(r"```sh\n(  python3 - GROUP_ID <<'EOF'\n.*?\n  EOF\n)", DOC, re.S).group(1)
+    script = textwrap.dedent(block).split("\n", 1)[1].rsplit("EOF", 1)[0]
+
+    def member(name, state):
+        task_id = slugid.nice()
+        return {"status": {"taskId": task_id, "state": state}, "task": {"metadata": {"name": name}}}, task_id
+
+    teacher1, id1 = member("train-teacher-model-ru-en-1", "completed")
+    teacher2, id2 = member("train-teacher-model-ru-en-2", "exception")
+    student, _ = member("distillation-student-model-train-ru-en", "completed")
+    taskcluster.group_pages = [[teacher1, student], [teacher2]]
+    result = subprocess.run([sys.executable, "-", "Zx0b5yEFQ-OSqhqvAvU2KQ"], input=script, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [f"{id1} completed train-teacher-model-ru-en-1",
+                                          f"{id2} exception train-teacher-model-ru-en-2"]
+
+
+def test_the_guide_configs_work():
+    import re
+
+    from conftest import plan
+    from translations_taskgraph.parameters import training_config_parameter
+
+    blocks = re.findall(r"```yaml\n(.*?)```", DOC, re.S)
+    assert blocks
+    for block in blocks:
+        assert plan(training_config_parameter(yaml.safe_load(block))).tasks
+
+
+def test_the_guide_names_the_configured_worker_pools():
+    config = yaml.safe_load((TASKCLUSTER_DIR / "config.yml").read_text())
+    for alias, worker in config["workers"]["aliases"].items():
+        if worker["implementation"] == "docker-worker":
+            assert f"| `{alias}` | `{worker['worker-type']}` |" in DOC
+
+
+def test_the_readme_links_the_guide_on_its_first_screen():
+    readme = (TASKCLUSTER_DIR.parent / "README.md").read_text().splitlines()
+    assert any("(docs/taskcluster.md)" in line for line in readme[:30])
