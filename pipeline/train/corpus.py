@@ -42,7 +42,8 @@ def _piece_spans(pieces: List[str]) -> Tuple[List[Tuple[int, int]], int]:
 
 
 def token_pieces(token_spans, token_chars: int, pieces: List[str]) -> List[List[int]]:
-    """For each token, the indices of the pieces that overlap it.
+    """For each token, the indices of the pieces that overlap it (a lone `▁` piece goes with the
+    token after it).
 
     Positions count non-space characters; when normalization changed their number, positions
     are scaled so the two sides still line up.
@@ -55,7 +56,8 @@ def token_pieces(token_spans, token_chars: int, pieces: List[str]) -> List[List[
         if hi <= lo:
             result.append([])
             continue
-        result.append([p for p, (a, b) in enumerate(piece_spans) if b > a and a < hi and b > lo])
+        # A piece that is only a word boundary (`▁`) belongs to the word after it.
+        result.append([p for p, (a, b) in enumerate(piece_spans) if a < hi and max(b, a + 1) > lo])
     return result
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import re
 import shutil
 import sys
@@ -39,14 +40,33 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
-def write_text(paths, target):
+# SentencePiece samples `input_sentence_size` lines itself but only above this many.
+SPM_MIN_SAMPLE = 100
+
+
+def write_text(paths, target, sample_size):
+    """The non-empty lines of `paths` into `target`; a sample of at most SPM_MIN_SAMPLE lines is
+    drawn here (reservoir sampling), larger samples are drawn by SentencePiece."""
     count = 0
+    reservoir = []
+    rng = random.Random(1)
     with open(target, "w", encoding="utf-8") as out:
         for path in paths:
             for line in read_lines(path):
-                if line.strip():
-                    out.write(line.replace("\t", " ") + "\n")
-                    count += 1
+                if not line.strip():
+                    continue
+                line = line.replace("\t", " ")
+                count += 1
+                if sample_size > SPM_MIN_SAMPLE:
+                    out.write(line + "\n")
+                elif len(reservoir) < sample_size:
+                    reservoir.append(line)
+                else:
+                    slot = rng.randrange(count)
+                    if slot < sample_size:
+                        reservoir[slot] = line
+        for line in reservoir:
+            out.write(line + "\n")
     if count == 0:
         raise StepError(f"{paths[0]}: no text to train a vocab on")
     return count
@@ -57,7 +77,8 @@ def train(text, model_prefix, args):
 
     settings = dict(
         input=text, model_prefix=model_prefix, vocab_size=args.vocab_size, model_type="unigram",
-        character_coverage=1.0, input_sentence_size=args.sample_size, shuffle_input_sentence=True,
+        character_coverage=1.0, shuffle_input_sentence=True,
+        input_sentence_size=args.sample_size if args.sample_size > SPM_MIN_SAMPLE else 0,
         normalization_rule_name=args.norm_rule, num_threads=args.threads, minloglevel=2,
     )
     try:
@@ -88,11 +109,11 @@ def main(argv=None):
             models = {}
             for lang in (args.src, args.trg):
                 text = os.path.join(work, f"text.{lang}")
-                write_text([paths[lang]], text)
+                write_text([paths[lang]], text, args.sample_size)
                 models[lang] = train(text, os.path.join(work, f"vocab.{lang}"), args)
         else:
             text = os.path.join(work, "text")
-            write_text([paths[args.src], paths[args.trg]], text)
+            write_text([paths[args.src], paths[args.trg]], text, args.sample_size)
             joint = train(text, os.path.join(work, "vocab"), args)
             models = {args.src: joint, args.trg: joint}
         for lang, model in models.items():

@@ -101,10 +101,30 @@ def train_args(toy, output, model_type="student", *extra, marian=()):
 
 
 @pytest.fixture(scope="session")
-def student(toy, tmp_path_factory):
-    """A toy student (guided alignment on the tokenized corpus), trained once: 100 updates."""
+def student_run(toy, tmp_path_factory):
+    """A toy student (guided alignment on the tokenized corpus), trained once: 100 updates.
+
+    (output directory, the step's stderr: Marian's log)."""
     output = tmp_path_factory.mktemp("student")
-    check(run_step("pipeline/train/train.py", *train_args(
+    result = check(run_step("pipeline/train/train.py", *train_args(
         toy, output, "student", "--student-model", "tiny", "--train-corpus-prefix", toy / "corpus.tok-icu",
         "--alignments", toy / "corpus.aln.zst")))
-    return output
+    return output, result.stderr
+
+
+@pytest.fixture(scope="session")
+def student(student_run):
+    return student_run[0]
+
+
+def progress_batches(directory):
+    import yaml
+
+    return yaml.safe_load((Path(directory) / "model.npz.progress.yml").read_text())["batches"]
+
+
+def updates_logged(log):
+    """The update numbers of Marian's training progress lines (`Ep. 2 : Up. 110 : ...`)."""
+    import re
+
+    return [int(n) for n in re.findall(r"\] Ep\. \d+ : Up\. (\d+) : Sen\.", log)]
