@@ -9,27 +9,52 @@ task runs a shell with config values in its script.
 spellings, garbage keys and values) either raise ConfigError or give a plan in which every edge
 points at a task in the plan and fetches only artifacts its producer declares. Uses the fast
 `build_plan` path, not whole-graph generation.
+
+(c) Property-based, hostile shapes: configs of any shape (non-string and mixed-type keys, dates,
+binary, sets, tuples, nan, huge numbers, NUL, lone surrogates, control characters, strings over
+8 KiB and 128 KiB, credential, signed and private-host URLs, values ending in a newline, recursive
+structures, alias bombs, deep nesting, a training config that is a list or a scalar) end in one
+ConfigError line (at most 300 characters, printable, no secret) or in a plan; never in another
+exception (a traceback) or a hang. A smaller set of random configs is generated as whole graphs,
+and every task must validate against the Taskcluster schemas (as in test_taskcluster_schemas.py).
+
+By default the properties run a small derandomized profile (a few hundred examples, seconds). The
+campaign runs N random examples per property (N/100 whole graphs) and prints the counts:
+
+    HOSTILE_CAMPAIGN=10000 .venv/bin/pytest -p no:cacheprovider -s tests/test_hostile_input.py -k random
+
+An example still running after HANG_SECONDS is counted as a hang (a liveness check, not a speed
+test); the campaign also reports how many took over 2 seconds.
 """
 
+import collections
 import copy
 import json
 import os
+import signal
+import time
+import traceback
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from translations_taskgraph.continuation import MODEL_RULES
+from translations_taskgraph.pipeline import build_plan
 from translations_taskgraph.training_config import (
     CORPUS_NAMES,
+    MESSAGE_LIMIT,
     MODEL_ALIASES,
     MODES,
     ConfigError,
+    _config_urls,
     load_training_config,
     normalize_url,
+    private_host,
+    show_value,
 )
 
-from conftest import flag, PARAMS_DIR, command, generate, load_params_file, plan
+from conftest import KINDS_DIR, flag, PARAMS_DIR, command, generate, load_params_file, plan
 
 SHELLS = {"sh", "bash", "dash", "zsh", "ksh"}
 
@@ -92,6 +117,9 @@ def test_hostile_urls_are_rejected(url, slot):
     }[slot]
     with pytest.raises(ConfigError) as error:
         load_training_config(config)
+    if "\x00" in url:
+        assert "contains a NUL character" in str(error.value)  # no config string may hold one
+        return
     assert "expected" in str(error.value)
     assert "URL" in str(error.value) or "gs://" in str(error.value)
 
@@ -106,7 +134,7 @@ HOSTILE_DATASETS = {
     "braces": "opus_{task_id}",
     "format-index": "opus_{0}",
     "newline": "opus_ada83\nrm",
-    "non-ascii": "opus_adä",
+    "non-ascii-space": "opus_adä b",
     "pipe": "opus_a|b",
     "ampersand": "opus_a&b",
     "dollar": "opus_$HOME",
@@ -409,9 +437,23 @@ GOOD_URLS = [
     "https://example.com/{task_id}/artifacts",
     "https://example.com/a;b$(id)`x`'\"",
     "http://example.com:8080/x?y=1&z=2",
+    "https://example.com/c.zst?X-Signature=SECRETQUERY",  # signed: a file URL only
     "gs://bucket/models/ru-en/backwards",
 ]
-BAD_URLS = ["", "ftp://example.com/a", "models/teacher", "https://example.com/a b", "https://exämple.com", "gs://b"]
+# Secrets are spelled SECRET...: no error message may contain one, no plan a credential.
+PRIVATE_URLS = [
+    "http://127.0.0.1:8000/a",
+    "http://[::1]/a",
+    "http://169.254.169.254/computeMetadata/v1",
+    "http://taskcluster/api/queue/v1/task/A/artifacts/public/build",
+    "http://localhost/a",
+    "https://10.0.0.7/a",
+    "http://0x7f.1/a",
+    "http://intranet/a",
+]
+BAD_URLS = ["", "ftp://example.com/a", "models/teacher", "https://example.com/a b", "https://exämple.com", "gs://b",
+            "https://user:SECRETPW@example.com/a", "gs://user:SECRETPW@bucket/a", "ftp://SECRETPW@example.com/a",
+            "https://example.com/a\n", "https://example.com/a\x00"]
 
 
 def _rarely(draw, percent=5):
@@ -423,6 +465,8 @@ def _rarely(draw, percent=5):
 def _url(draw):
     if _rarely(draw, 1):
         return draw(st.sampled_from(BAD_URLS))
+    if _rarely(draw, 1):
+        return draw(st.sampled_from(PRIVATE_URLS))
     if _rarely(draw, 1):
         return "https://example.com/" + draw(st.text(max_size=8))
     url = draw(st.sampled_from(GOOD_URLS))
@@ -531,6 +575,8 @@ def continuation_configs(draw, garbage=False):
             config["experiment"]["pretrained-models"] = legacy
     if draw(st.booleans()):
         config["taskcluster"] = {"split-chunks": draw(st.integers(min_value=1, max_value=3))}
+    if _rarely(draw, 10):
+        config["allow-private-urls"] = draw(st.sampled_from([True, False, "yes"]))
     if draw(st.booleans()):
         config["target-stage"] = draw(
             st.sampled_from(["all-pipeline", "train-teacher-model", "distillation-student-model-train", "export"])
@@ -560,12 +606,26 @@ def _inject_garbage(draw, config):
     parent[key] = draw(GARBAGE)
 
 
+def _check_clean_error(error):
+    """One line: the config error's message, short, printable, without a secret."""
+    message = str(error)
+    assert message.startswith("Invalid training_config at "), message
+    assert len(message) <= MESSAGE_LIMIT, len(message)
+    assert message.isprintable(), message
+    assert "SECRET" not in message, message
+
+
 def _check_plan(config):
     try:
-        result = plan(config)
+        result = build_plan(config, KINDS_DIR)  # as given: conftest's plan() copies it and reads [] as {}
     except ConfigError as error:
-        assert str(error).startswith("Invalid training_config at ")
+        _check_clean_error(error)
         return None
+    # No credential is ever accepted; no private host unless the config allows them.
+    assert "SECRETPW" not in json.dumps(result.config), show_value(config)
+    if not result.config.get("allow-private-urls"):
+        for path, url in _config_urls(result.config):
+            assert not private_host(normalize_url(url)), (path, url)
     tasks = result.tasks
     for task in tasks.values():
         for name, edge in task.upstreams.items():
@@ -588,35 +648,277 @@ def _check_plan(config):
     return result
 
 
+# ------------------------------------------------------------------------------------------------
+# How many examples: the quick derandomized profile, or HOSTILE_CAMPAIGN=N random ones.
+CAMPAIGN = int(os.environ.get("HOSTILE_CAMPAIGN") or 0)
+HANG_SECONDS = 30
+SLOW_SECONDS = 2
+
 PROPERTY_SETTINGS = dict(
     deadline=None,
     database=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+    derandomize=not CAMPAIGN,
+    suppress_health_check=list(HealthCheck),
 )
 
 
-def _run_property(strategy, max_examples):
-    """Check `max_examples` configs; return how many were rejected and how many planned."""
-    outcomes = {"rejected": 0, "planned": 0}
+class _Hang(BaseException):
+    """Raised by the watchdog (a BaseException: no `except Exception` in the code swallows it)."""
 
-    @settings(max_examples=max_examples, **PROPERTY_SETTINGS)
+
+class Outcomes:
+    """Counts of what the examples of one property ended in; tracebacks and hangs by signature."""
+
+    def __init__(self, name):
+        self.name = name
+        self.counts = collections.Counter()
+        self.failures = {}  # signature -> a shortened example
+        self.slowest = 0.0
+
+    def run(self, check, config):
+        def expired(signum, frame):
+            raise _Hang()
+
+        previous = signal.signal(signal.SIGALRM, expired)
+        signal.alarm(HANG_SECONDS)
+        start = time.monotonic()
+        try:
+            outcome = check(config)
+        except _Hang:
+            outcome = "hang"
+            self.failures.setdefault(f"hang (over {HANG_SECONDS} s)", show_value(config))
+        except AssertionError:
+            raise  # a property is violated: hypothesis shrinks the example
+        except Exception as error:  # noqa: BLE001 (counting every unexpected exception is the point)
+            outcome = "traceback"
+            frame = traceback.extract_tb(error.__traceback__)[-1]
+            signature = f"{type(error).__name__} at {os.path.basename(frame.filename)}:{frame.lineno}"
+            self.failures.setdefault(signature, show_value(config))
+        finally:
+            signal.alarm(0)
+            signal.signal(signal.SIGALRM, previous)
+        elapsed = time.monotonic() - start
+        self.slowest = max(self.slowest, elapsed)
+        if elapsed > SLOW_SECONDS and outcome != "hang":
+            self.counts[f"over {SLOW_SECONDS} s"] += 1
+        self.counts[outcome] += 1
+
+    def summary(self):
+        examples = sum(self.counts[k] for k in ("planned", "rejected", "traceback", "hang"))
+        counts = ", ".join(f"{key} {value}" for key, value in sorted(self.counts.items()))
+        return f"{self.name}: {examples} examples: {counts}; slowest {self.slowest:.2f} s"
+
+    def check(self):
+        print(self.summary())
+        assert not self.failures, self.summary() + "\n" + "\n".join(
+            f"  {signature}: {example}" for signature, example in self.failures.items())
+
+
+def _planned_or_rejected(config):
+    return "planned" if _check_plan(config) is not None else "rejected"
+
+
+def _run_property(strategy, quick, check=_planned_or_rejected, name="property", build=None, share=1):
+    """Check `quick` examples (HOSTILE_CAMPAIGN/share in a campaign); return the counts by outcome.
+
+    `build` turns a drawn example into the config checked: structures hypothesis should never
+    print (recursive ones, alias bombs) are built there from a small drawn recipe."""
+    outcomes = Outcomes(name)
+
+    @settings(max_examples=max(1, CAMPAIGN // share) if CAMPAIGN else quick, **PROPERTY_SETTINGS)
     @given(strategy)
-    def check(config):
-        outcomes["planned" if _check_plan(config) is not None else "rejected"] += 1
+    def run(example):
+        outcomes.run(check, build(example) if build else example)
 
-    check()
-    return outcomes
+    run()
+    outcomes.check()
+    return outcomes.counts
+
+
+def _scaled(count):
+    """A lower bound on an outcome's count, for the quick profile's numbers or a campaign's."""
+    return count * CAMPAIGN // QUICK if CAMPAIGN else count
+
+
+QUICK = 300
 
 
 def test_random_continuation_configs():
-    outcomes = _run_property(continuation_configs(), 1500)
+    outcomes = _run_property(continuation_configs(), QUICK, name="continuation configs")
     # Both outcomes are well represented: the strategy is not all-error, nor all-valid.
-    assert outcomes["planned"] >= 500, outcomes
-    assert outcomes["rejected"] >= 200, outcomes
+    assert outcomes["planned"] >= _scaled(100), outcomes
+    assert outcomes["rejected"] >= _scaled(40), outcomes
 
 
 def test_random_configs_with_garbage():
-    outcomes = _run_property(continuation_configs(garbage=True), 800)
-    assert outcomes["rejected"] >= 200, outcomes
-    assert sum(outcomes.values()) >= 800
+    outcomes = _run_property(continuation_configs(garbage=True), QUICK // 2, name="configs with garbage")
+    assert outcomes["rejected"] >= _scaled(40), outcomes
+
+
+# ------------------------------------------------------------------------------------------------
+# (c) Hostile shapes.
+HOSTILE_STRINGS = [
+    "ru\n", "en\r\n", "opus_ada83/v1\n", "a" * 64 + "\n", "A" * 22 + "\n", "train-teacher-model\n",
+    "\x00", "ru\x00", "\ud800", "ok\udfff", "\x1b[31mred\x1b[0m", "\u202egnp.exe", "line\nERROR - forged", "\x7f\x85\u2028",
+    "x" * 8193, "y" * (128 * 1024 + 1), "a://" * 50_000, "https://" + "a" * 300_000,
+    *BAD_URLS, *PRIVATE_URLS, "https://example.com/a?token=SECRETQUERY",
+]
+HOSTILE_SCALARS = st.one_of(
+    st.sampled_from(HOSTILE_STRINGS),
+    st.dates(),
+    st.datetimes(),
+    st.binary(max_size=4),
+    st.sets(st.integers(0, 3), max_size=2),
+    st.tuples(st.integers(0, 3), st.text(max_size=2)),
+    st.floats(),  # nan and infinities included
+    st.sampled_from([2**63 + 1, -(2**64), 10**5000, float("nan"), float("-inf")]),
+    st.text(alphabet=st.characters(codec=None, exclude_categories=()), max_size=12),  # surrogates too
+)
+HOSTILE_KEYS = st.one_of(
+    st.text(max_size=8),
+    st.integers(-3, 3),
+    st.none(),
+    st.booleans(),
+    st.floats(allow_nan=False, width=16),
+    st.tuples(st.integers(0, 3)),
+    st.sampled_from(["\x1b[31m", "k" * 10_000, "a\x00", "\ud800", "src\n", "after\n", "experiment", "continuation",
+                     "datasets", "allow-private-urls", "marian-args", "training-teacher", "name", "src", "url"]),
+)
+HOSTILE_NODES = st.one_of(
+    HOSTILE_SCALARS,
+    GARBAGE,
+    st.lists(HOSTILE_SCALARS, max_size=3),
+    st.dictionaries(HOSTILE_KEYS, HOSTILE_SCALARS, max_size=3),
+)
+# Structures hypothesis must never print: drawn as recipes, built by `_build_hostile`.
+STRUCTURES = st.one_of(
+    st.tuples(st.just("itself"), st.sampled_from(["list", "mapping"])),
+    st.tuples(st.just("laughs"), st.integers(2, 9)),
+    st.tuples(st.just("nested"), st.sampled_from([30, 33, 200, 20_000])),
+    st.tuples(st.just("shared"), st.integers(1, 4)),
+)
+
+
+@st.composite
+def hostile_configs(draw):
+    """(config, [(path of a mapping, key, recipe)]): a config, and structures to put into it."""
+    if _rarely(draw, 8):
+        # A training config that is not a mapping at all.
+        return draw(st.one_of(st.lists(GARBAGE, max_size=2), JSON_SCALARS, HOSTILE_SCALARS)), []
+    config = draw(continuation_configs())
+    if _rarely(draw, 30):
+        config["experiment"].update({"name": "hostile", "src": draw(st.sampled_from(["ru", "ru\n", "en"])), "trg": "en"})
+        config["datasets"] = {category: draw(st.lists(st.sampled_from(
+            ["opus_ada83/v1", "flores_dev", "url_http://127.0.0.1/x/[LANG].zst", "url_https://example.com/[LANG].zst",
+             "opus_x\n", "sacrebleu_wmt19"]), max_size=2)) for category in ("train", "devtest", "test", "mono-src", "mono-trg")}
+    structures = []
+    for _ in range(draw(st.integers(1, 3))):
+        path = draw(st.sampled_from(_mapping_paths(config)))
+        parent = _at(config, path)
+        if parent and draw(st.booleans()):
+            key = draw(st.sampled_from(sorted(parent, key=str)))
+        else:
+            key = draw(HOSTILE_KEYS)
+        if _rarely(draw, 15):
+            structures.append((path, key, draw(STRUCTURES)))
+        else:
+            parent[key] = draw(HOSTILE_NODES)
+    return config, structures
+
+
+def _mapping_paths(node, path=()):
+    paths = [path] if isinstance(node, dict) else []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            paths += _mapping_paths(value, (*path, key))
+    return paths
+
+
+def _at(node, path):
+    for key in path:
+        node = node[key]
+    return node
+
+
+def _build_hostile(example):
+    config, structures = example
+    for path, key, (kind, size) in structures:
+        try:
+            parent = _at(config, path)
+        except (KeyError, TypeError):
+            continue  # a later change replaced a mapping on the way
+        if not isinstance(parent, dict):
+            continue
+        if kind == "itself":
+            value = [] if size == "list" else {}
+            value.append(value) if size == "list" else value.update(me=value)
+        elif kind == "laughs":
+            value = ["lol"] * 10
+            for _ in range(size):
+                value = [value] * 10
+        elif kind == "nested":
+            value = "deep"
+            for _ in range(size):
+                value = [value]
+        else:  # the same mapping under several keys (YAML anchors used as intended)
+            value = {"src": "https://example.com/a", "trg": "https://example.com/b"}
+            for index in range(size):
+                parent[f"{key}-{index}" if isinstance(key, str) else index] = value
+        parent[key] = value
+    return config
+
+
+def test_random_hostile_shapes():
+    outcomes = _run_property(hostile_configs(), QUICK, name="hostile shapes", build=_build_hostile)
+    assert outcomes["rejected"] >= _scaled(150), outcomes
+
+
+# ------------------------------------------------------------------------------------------------
+# (c) Whole graphs of random configs are accepted by Taskcluster.
+@st.composite
+def graph_configs(draw):
+    config = draw(continuation_configs())
+    if draw(st.booleans()):
+        config["experiment"]["name"] = draw(st.text(min_size=1, max_size=40)) if draw(st.booleans()) else "n" * 8192
+    if draw(st.booleans()):
+        config.setdefault("taskcluster", {})["upload-bucket"] = draw(st.text(max_size=20))
+    return config
+
+
+def _graph_accepted(config):
+    from test_taskcluster_schemas import (  # noqa: PLC0415 (a test module: import when used)
+        CREATE_TASK,
+        NO_PAYLOAD_SCHEMA,
+        PAYLOAD_SCHEMAS,
+        queue_rule_errors,
+        schema_errors,
+        submittable,
+        worker_implementations,
+    )
+
+    try:
+        graph = generate(config)
+    except ConfigError as error:
+        _check_clean_error(error)
+        return "rejected"
+    parameters = generate(config, attribute="parameters")
+    graph_config = generate(config, attribute="graph_config")
+    implementations = worker_implementations(graph_config, parameters["level"])
+    for label, task_def in submittable(graph, graph_config, parameters).items():
+        problems = schema_errors(CREATE_TASK, task_def) + queue_rule_errors(task_def)
+        implementation = implementations.get((task_def["provisionerId"], task_def["workerType"]))
+        if implementation in PAYLOAD_SCHEMAS:
+            problems += schema_errors(PAYLOAD_SCHEMAS[implementation], task_def["payload"])
+        else:
+            assert implementation in NO_PAYLOAD_SCHEMA, (label, implementation)
+        assert not problems, (label, problems)
+        for element in task_def["payload"].get("command", []):
+            # Linux refuses an argv element over 128 KiB; no NUL can be passed at all.
+            for item in element if isinstance(element, list) else [element]:
+                assert len(item.encode()) < 128 * 1024 and "\x00" not in item, label
+    return "planned"
+
+
+def test_random_graphs_are_accepted_by_taskcluster():
+    outcomes = _run_property(graph_configs(), 6, check=_graph_accepted, name="whole graphs", share=100)
+    assert outcomes["planned"] >= 1, outcomes

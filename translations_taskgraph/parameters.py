@@ -18,7 +18,7 @@ import json
 import logging
 import os
 import subprocess
-from typing import Optional
+from typing import Any, Optional
 
 import taskgraph.parameters as taskgraph_parameters
 import yaml
@@ -35,8 +35,10 @@ PREVIEW_BUILD_DATE = 0
 
 logger = logging.getLogger(__name__)
 
+# Any type here: a `training_config` that is not a mapping is reported by the config loader in one
+# line (taskgraph's own check would print a traceback).
 TrainingConfigParameters = Schema.from_dict(
-    {"training_config": Optional[dict]},
+    {"training_config": Optional[Any]},
     name="TrainingConfigParameters",
     forbid_unknown_fields=False,
 )
@@ -118,7 +120,8 @@ def training_config_parameter(params):
     docs): they are read as part of the training config, never silently ignored.
     """
     _check_misplaced_keys(params)
-    raw = params.get("training_config") or {}
+    raw = params.get("training_config")
+    raw = {} if raw is None else raw  # `[]`, `false`, `""` are not mappings: the loader says so
     loose = {key: params[key] for key in TOP_LEVEL_KEYS if key in params}
     if not loose:
         return raw
