@@ -46,6 +46,16 @@ def generate(training_config=None, attribute="full_task_graph"):
     return _generate(json.dumps(training_config or {}, sort_keys=True), attribute)
 
 
+def complete(changes=None):
+    """A complete training config: the CI example written out in full, with `changes` merged in.
+
+    A config naming languages or listing datasets is complete and merged over the pipeline
+    defaults only (never over the CI example): tests changing datasets start from this."""
+    from translations_taskgraph.training_config import ci_example, deep_merge
+
+    return deep_merge(ci_example(), changes or {})
+
+
 def plan(training_config=None):
     from translations_taskgraph.pipeline import build_plan
 

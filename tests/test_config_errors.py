@@ -41,6 +41,16 @@ def _corpus(name="parallel", **corpus):
     return {"continuation": {"corpora": {name: corpus}}}
 
 
+def complete(changes=None):
+    """A complete config: the CI example written out in full, with `changes` merged in."""
+    return tc.deep_merge(tc.ci_example(), changes or {})
+
+
+def real_warnings(warnings):
+    """The warnings besides the one saying a snippet is previewed on the CI example."""
+    return [warning for warning in warnings if warning != tc.SNIPPET_WARNING]
+
+
 # (id, config, key path, fragments the message must contain)
 BAD_CONFIGS = [
     (
@@ -422,7 +432,7 @@ BAD_CONFIGS = [
         "unknown-top-level-key",
         {"target_stage": "train-teacher-model"},
         "target_stage",
-        ["unknown key", "did you mean 'target-stage'?", "accepted keys: allow-private-urls, continuation, datasets, experiment"],
+        ["unknown key", "did you mean 'target-stage'?", "continuation, datasets, existing_tasks, experiment"],
     ),
     (
         "unknown-experiment-key",
@@ -524,7 +534,7 @@ BAD_CONFIGS = [
         "marian-arg-list",
         {"marian-args": {"training-teacher": {"after": ["10e"]}}},
         "marian-args.training-teacher.after",
-        ["expected a string, a number, or true/false for a switch", "(got ['10e'])"],
+        ["expected a string, a number, true for a switch, or false/null to remove the option", "(got ['10e'])"],
     ),
 ]
 
@@ -533,8 +543,11 @@ BAD_CONFIGS = [
     "config, path, fragments", [case[1:] for case in BAD_CONFIGS], ids=[case[0] for case in BAD_CONFIGS]
 )
 def test_bad_config(config, path, fragments):
+    # A config naming languages or datasets is complete: give it the whole CI example, so the error
+    # is the one the case is about.
+    raw = config if tc.is_snippet(config) else complete(config)
     with pytest.raises(ConfigError) as error:
-        load_training_config(config)
+        load_training_config(raw)
     message = str(error.value)
     assert message.startswith(f"Invalid training_config at {path}: "), message
     assert ".".join(error.value.path) == path
@@ -584,7 +597,7 @@ EMPTY_DATASET_LISTS = [
 @pytest.mark.parametrize("category, merge, alternative", EMPTY_DATASET_LISTS, ids=[c[0] for c in EMPTY_DATASET_LISTS])
 def test_empty_dataset_list_the_graph_needs_is_an_error(category, merge, alternative):
     with pytest.raises(ConfigError) as error:
-        plan({"datasets": {category: []}})
+        plan(complete({"datasets": {category: []}}))
     message = str(error.value)
     assert message.startswith(f"Invalid training_config at datasets.{category}: is empty, but {merge} needs"), message
     if alternative:
@@ -595,14 +608,14 @@ def test_empty_dataset_list_the_graph_needs_is_an_error(category, merge, alterna
 
 def test_empty_dataset_list_the_targets_do_not_need_drops_that_branch():
     """A teacher-only run needs no mono-src data: the distillation branch cannot be built and goes."""
-    teacher_only = plan({"target-stage": "train-teacher-model", "datasets": {"mono-src": []}})
+    teacher_only = plan(complete({"target-stage": "train-teacher-model", "datasets": {"mono-src": []}}))
     assert {"train-teacher-model-ru-en-1", "evaluate-teacher-flores-devtest-ru-en-1"} <= set(teacher_only.tasks)
     assert not [label for label in teacher_only.tasks if label.startswith(("distillation-", "export"))]
     assert teacher_only.removed["export-ru-en"] == "cannot be built: datasets.mono-src is empty"
     # What only fed the dropped branch is pruned with it.
     assert teacher_only.removed["distillation-parallel-src-chunk-ru-en"].startswith("pruned")
     with pytest.raises(ConfigError, match=r"at datasets.mono-src: is empty, but corpus-merge-mono-src-ru needs"):
-        plan({"target-stage": "export", "datasets": {"mono-src": []}})
+        plan(complete({"target-stage": "export", "datasets": {"mono-src": []}}))
 
 
 @pytest.mark.parametrize(
@@ -615,7 +628,7 @@ def test_empty_dataset_list_is_fine_when_a_corpus_stands_in(category, corpus):
         "datasets": {category: []},
         "continuation": {"corpora": {corpus: {"src": f"{url}.ru.zst", "trg": f"{url}.en.zst"}}},
     }
-    assert "export-ru-en" in plan(config).tasks
+    assert "export-ru-en" in plan(complete(config)).tasks
 
 
 @pytest.mark.parametrize(
@@ -646,14 +659,14 @@ def test_training_keys_at_the_wrong_level_of_a_parameters_file(params, message):
     assert training_config_parameter({"target_tasks_method": "default", "target-kinds": ["x"]}) == {}
 
 
-def test_worker_classes_are_keyed_by_kind():
-    with pytest.raises(ConfigError) as error:
-        plan({"taskcluster": {"worker-classes": {"train-teacher": "gcp-standard"}}})
-    message = str(error.value)
-    assert message.startswith("Invalid training_config at taskcluster.worker-classes.train-teacher: unknown kind; "
-                              "did you mean 'train-teacher-model'?; expected 'default' or a kind: all-pipeline, ")
-    with pytest.raises(ConfigError, match="unknown kind; stage 'evaluate-teacher' runs in kind 'evaluate'; expected"):
-        plan({"taskcluster": {"worker-classes": {"evaluate-teacher": "gcp-standard"}}})
+def test_worker_classes_naming_no_kind_are_a_warning():
+    """The public pipeline's configs name kinds that no longer exist: a warning, not an error."""
+    stale = plan({"taskcluster": {"worker-classes": {"train-teacher": "gcp-standard"}}})
+    assert "taskcluster.worker-classes.train-teacher: no kind of that name; did you mean 'train-teacher-model'?; " \
+           "the setting is ignored" in stale.warnings
+    stage = plan({"taskcluster": {"worker-classes": {"evaluate-teacher": "gcp-standard"}}})
+    assert "taskcluster.worker-classes.evaluate-teacher: no kind of that name; stage 'evaluate-teacher' runs in " \
+           "kind 'evaluate'; the setting is ignored" in stage.warnings
     tasks = plan({"taskcluster": {"worker-classes": {"train-teacher-model": "gcp-standard"}}}).tasks
     assert "train-teacher-model-ru-en-1" in tasks
 
@@ -665,7 +678,7 @@ def test_unused_per_dataset_settings_are_warned_about():
                         "mono-trg": {"default-threshold": 0.5, "dataset-thresholds": {"hplt_mono_v2_0": 0.1}}},
     }}
     warnings = plan(config).warnings
-    assert warnings == [
+    assert real_warnings(warnings) == [
         "experiment.bicleaner.dataset-thresholds.opus_ada83_v2: no dataset of this config has that name; "
         "the setting is unused",
         "experiment.monocleaner.mono-trg.dataset-thresholds.hplt_mono_v2_0: no dataset of this config has that "
@@ -674,40 +687,45 @@ def test_unused_per_dataset_settings_are_warned_about():
     # A dataset that continuation makes unnecessary is still a dataset of the config: no warning.
     url = "https://example.com/ru-en/corpus"
     corpus = {"continuation": {"corpora": {"parallel": {"src": f"{url}.ru.zst", "trg": f"{url}.en.zst"}}}}
-    assert plan({**corpus, "experiment": {"bicleaner": {"default-threshold": 0.5, "dataset-thresholds": {
-        "opus_ada83_v1": 0.1}}}}).warnings == []
-    # The default's own threshold, kept by the deep merge when the user replaces the datasets: no warning.
+    assert real_warnings(plan({**corpus, "experiment": {"bicleaner": {"default-threshold": 0.5, "dataset-thresholds": {
+        "opus_ada83_v1": 0.1}}}}).warnings) == []
+    # A complete config inherits no per-dataset setting of the CI example: nothing to warn about.
     def threshold_warnings(config):
         return [w for w in plan(config).warnings if "dataset-thresholds" in w]
 
-    assert threshold_warnings({"datasets": {"train": ["opus_Books/v1"]}}) == []
-    assert threshold_warnings({"datasets": {"train": ["opus_Books/v1"]},
-                               "experiment": {"bicleaner": {"default-threshold": 0.5, "dataset-thresholds": {
-                                   "opus_ada83_v1": 0.3}}}})[0].startswith(
-        "experiment.bicleaner.dataset-thresholds.opus_ada83_v1: no dataset")
+    books = {"experiment": {"name": "books", "src": "ru", "trg": "en"},
+             "datasets": {**tc.ci_example()["datasets"], "train": ["opus_Books/v1"]}}
+    assert threshold_warnings(books) == []
+    assert "bicleaner" not in str(load_training_config(books)["experiment"]["bicleaner"].get("dataset-thresholds"))
+    assert threshold_warnings(tc.deep_merge(books, {"experiment": {"bicleaner": {"dataset-thresholds": {
+        "opus_ada83_v1": 0.3}}}}))[0].startswith("experiment.bicleaner.dataset-thresholds.opus_ada83_v1: no dataset")
 
 
-def test_a_real_run_keeping_the_ci_marian_options_is_warned_about():
-    own_datasets = {"datasets": {"train": ["opus_Books/v1"]}}
-    (warning,) = plan(own_datasets).warnings
-    assert warning.startswith("marian-args: this config has its own datasets but keeps the CI-sized default's "
-                              "Marian options (training-backward.after=50u, training-student.after=50u, ")
-    assert warning.endswith("): set marian-args for a real run")
-    trained_as_asked = {s: {"after": "0"} for s in ("training-backward", "training-teacher", "training-student",
-                                                    "training-student-finetuned")}
-    assert plan({**own_datasets, "marian-args": trained_as_asked}).warnings == []
-    assert plan({}).warnings == []  # the CI default itself
+def test_a_config_with_its_own_datasets_is_complete_and_never_gets_the_ci_example():
+    """Merged over the pipeline defaults only: no `after`, vocab size, sentence caps, float16 or
+    OpusCleaner of the CI example, and no warning about them."""
+    own = {"experiment": {"name": "books", "src": "ru", "trg": "en"},
+           "datasets": {**tc.ci_example()["datasets"], "train": ["opus_Books/v1"]}}
+    config = load_training_config(own)
+    assert config["marian-args"] == tc.pipeline_defaults()["marian-args"]
+    for key in ("corpus-max-sentences", "mono-max-sentences-src", "mono-max-sentences-trg", "spm-vocab-size"):
+        assert key not in config["experiment"], key
+    assert config["experiment"]["use-opuscleaner"] == "false"
+    assert config["taskcluster"]["split-chunks"] == 10
+    assert plan(own).warnings == [] and config_notes(own) == ([], [])
+    assert plan({}).warnings == [] and config_notes({}) == ([], [])  # the CI example itself
 
 
 def test_dataset_names_that_become_one_label_are_an_error():
     with pytest.raises(ConfigError) as error:
-        plan({"datasets": {"train": ["opus_Books/v1", "opus_ada83/v1"], "devtest": ["flores_dev", "opus_Books_v1"]}})
+        plan(complete({"datasets": {"train": ["opus_Books/v1", "opus_ada83/v1"],
+                                    "devtest": ["flores_dev", "opus_Books_v1"]}}))
     assert str(error.value) == (
         "Invalid training_config at datasets.devtest.1: becomes the same task label as 'opus_Books/v1' "
         "(opus-Books_v1) once made label-safe; keep one (got 'opus_Books_v1')"
     )
     # The same name twice (as in the public pipeline's production config) is only a duplicate.
-    tasks = plan({"datasets": {"test": ["flores_devtest", "flores_devtest"]}}).tasks
+    tasks = plan(complete({"datasets": {"test": ["flores_devtest", "flores_devtest"]}})).tasks
     assert "evaluate-student-flores-devtest-ru-en" in tasks
 
 
@@ -719,7 +737,7 @@ def test_file_urls_may_carry_a_query_string():
 
 
 def test_empty_test_list_only_drops_evaluations():
-    tasks = plan({"datasets": {"test": []}}).tasks
+    tasks = plan(complete({"datasets": {"test": []}})).tasks
     assert "export-ru-en" in tasks
     assert not [label for label in tasks if label.startswith("evaluate")]
 
@@ -760,8 +778,8 @@ def test_cli_reports_bad_config_without_traceback(tmp_path, serial):
 @pytest.mark.parametrize(
     "name, content, message",
     [
-        ("bad.yml", "src: de\n   trg: fr\n", "Invalid parameters file bad.yml: cannot read it: mapping values are "
-                                            "not allowed here"),
+        ("bad.yml", "src: de\n   trg: fr\n", "Invalid parameters file bad.yml: not valid YAML: line 2, column 7: "
+                                            "mapping values are not allowed here"),
         ("list.yml", "- a\n- b\n", "Invalid parameters file list.yml: expected a mapping of parameters, got a list"),
         ("params.yaml", "{}\n", "Invalid parameters file params.yaml: parameters files must end in .yml or .json"),
         ("empty.yml", "", None),
@@ -797,7 +815,7 @@ def test_every_model_alias_is_accepted_and_normalised(alias):
     assert model["mode"] == "use"
     assert model["type"] == "default"
     hints, warnings = config_notes(raw)
-    assert warnings == []
+    assert warnings == [tc.SNIPPET_WARNING]
     if alias == canonical:
         assert hints == []
     else:
@@ -857,6 +875,7 @@ def test_legacy_block_maps_onto_continuation_models(raw, where, caplog):
     assert models["teacher"]["urls"] == [T] and models["teacher"]["mode"] == "continue"
     assert models["backwards"]["urls"] == [B] and models["backwards"]["mode"] == "use"
     _hints, warnings = config_notes(raw)
+    warnings = real_warnings(warnings)
     assert len(warnings) == 1
     assert warnings[0].startswith(f"{where} is deprecated")
     assert "continuation.models" in warnings[0]
@@ -896,7 +915,7 @@ def test_deep_merge_of_a_partial_config():
 
 
 def test_lists_replace_rather_than_merge():
-    config = load_training_config({"datasets": {"train": ["opus_ada83/v1"]}})
+    config = load_training_config(complete({"datasets": {"train": ["opus_ada83/v1"]}}))
     assert config["datasets"]["train"] == ["opus_ada83/v1"]
     assert config["datasets"]["devtest"] == default_training_config()["datasets"]["devtest"]
 
@@ -913,4 +932,9 @@ def test_loading_is_idempotent(name):
     """The decision task stores the loaded config in parameters.yml; loading it again changes nothing."""
     raw = yaml.safe_load((ROOT / "taskcluster" / "test" / "params" / f"{name}.yml").read_text())["training_config"]
     loaded = load_training_config(raw)
+    if tc.placeholder_urls(loaded):
+        # A snippet still holding `{task_id}` previews; the decision's stored, complete config is an error.
+        with pytest.raises(ConfigError, match="the URL still holds the placeholder"):
+            load_training_config(loaded)
+        return
     assert load_training_config(loaded) == loaded

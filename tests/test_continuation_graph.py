@@ -4,7 +4,7 @@ import itertools
 
 import pytest
 import yaml
-from conftest import command, fetched, flag, generate, labels_of_stage, load_params_file, plan
+from conftest import command, complete, fetched, flag, generate, labels_of_stage, load_params_file, plan
 
 U = "https://example.org/run"
 BEST = "final.model.npz.best-chrf.npz"
@@ -432,7 +432,6 @@ def test_the_same_teacher_url_twice_is_warned_about():
 
 
 def test_a_dataset_listed_twice_is_used_once_with_a_warning():
-    twice = plan({"datasets": {"test": ["flores_devtest", "flores_devtest"]}})
-    assert twice.warnings == ["datasets.test lists 'flores_devtest' 2 times; it is used once"]
-    assert labels_of_stage(generate({"datasets": {"test": ["flores_devtest", "flores_devtest"]}}),
-                           "evaluate-student") == ["evaluate-student-flores-devtest-ru-en"]
+    twice = complete({"datasets": {"test": ["flores_devtest", "flores_devtest"]}})
+    assert plan(twice).warnings == ["datasets.test lists 'flores_devtest' 2 times; it is used once"]
+    assert labels_of_stage(generate(twice), "evaluate-student") == ["evaluate-student-flores-devtest-ru-en"]

@@ -3,7 +3,7 @@
 import re
 
 import pytest
-from conftest import command, fetched, flag, generate, labels_of_stage
+from conftest import command, complete, fetched, flag, generate, labels_of_stage
 
 PIPELINE_KINDS = {
     "dataset",
@@ -227,7 +227,7 @@ def test_all_pipeline_is_the_default_target():
 
 
 def test_all_pipeline_splits_at_100_dependencies():
-    many = generate({"datasets": {"test": [f"sacrebleu_wmt{i}" for i in range(30)]}})
+    many = generate(complete({"datasets": {"test": [f"sacrebleu_wmt{i}" for i in range(30)]}}))
     parts = labels_of_stage(many, "all-pipeline")
     assert parts == ["all-pipeline-ru-en-1", "all-pipeline-ru-en-2"]
     assert len(many.tasks["all-pipeline-ru-en-1"].dependencies) == 100
@@ -278,7 +278,7 @@ def test_public_pipeline_config_keys_work_unchanged():
         "taskcluster": {"upload-bucket": "dep"},
         "wandb-publication": True,
     }
-    graph = generate(config)
+    graph = generate(complete(config))
     threshold = {
         label: flag(command(graph, label), "--threshold" if "bicleaner" in label else "--fluency-threshold")
         for label in labels_of_stage(graph, "corpus-clean-parallel") + labels_of_stage(graph, "corpus-clean-mono")

@@ -17,14 +17,14 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from taskgraph.util.yaml import load_yaml
+from .strict_yaml import read_strict_yaml
 
 from .training_config import (
     DATASET_CATEGORIES,
     ConfigError,
     config_json,
     deep_merge,
-    default_training_config,
+    config_base,
     escape_controls,
     load_training_config,
     redact,
@@ -84,11 +84,11 @@ def load_templates(kinds_dir):
         path = os.path.join(kinds_dir, kind, "kind.yml")
         if not os.path.exists(path):
             continue
-        kind_config = load_yaml(path)
+        kind_config = read_strict_yaml(path)
         defaults = kind_config.get("task-defaults", {})
         if "task-defaults-from" in kind_config:
             # Shared YAML under taskcluster/shared/, under the kind's own task-defaults.
-            shared = load_yaml(os.path.dirname(kinds_dir), "shared", kind_config["task-defaults-from"])
+            shared = read_strict_yaml(os.path.join(os.path.dirname(kinds_dir), "shared", kind_config["task-defaults-from"]))
             defaults = deep_merge(shared, defaults)
         entries = []
         for name, task in (kind_config.get("tasks") or {}).items():
@@ -109,7 +109,8 @@ def _dataset_parts(dataset):
     provider, _, name = dataset.partition("_")
     provider = re.sub(r"[^A-Za-z0-9-]+", "_", provider).strip("_")
     name = re.sub(r"[^A-Za-z0-9-]+", "_", name).strip("_")
-    if len(provider) + len(name) > 59:
+    if len(provider) + len(name) > 59 or not dataset.isascii():
+        # Long names, and names whose non-ASCII letters became `_`, keep a digest of the whole name.
         digest = hashlib.sha256(dataset.encode()).hexdigest()[:10]
         name = f"{name[: max(0, 47 - len(provider))]}-{digest}"
     return provider, name or provider
@@ -523,7 +524,8 @@ def check_start_task_prefix(plan):
 
 
 def check_worker_classes(plan, templates):
-    """`taskcluster.worker-classes` is keyed by kind: any other key would be silently ignored."""
+    """`taskcluster.worker-classes` is keyed by kind: any other key is ignored, with a warning (the
+    public pipeline's configs name kinds that no longer exist)."""
     kinds = sorted(templates)
     # People write stage names here too; name the kind that runs that stage.
     kind_of_stage = {t["stage"]: kind for kind, entries in templates.items() for t in entries if "{" not in t["stage"]}
@@ -534,31 +536,9 @@ def check_worker_classes(plan, templates):
             else:
                 match = difflib.get_close_matches(key, kinds, n=1, cutoff=0.6)
                 hint = f"; did you mean {match[0]!r}?" if match else ""
-            raise ConfigError(
-                ["taskcluster", "worker-classes", key],
-                f"unknown kind{hint}; expected 'default' or a kind: {', '.join(kinds)}",
+            plan.warnings.append(
+                f"taskcluster.worker-classes.{key}: no kind of that name{hint}; the setting is ignored"
             )
-
-
-def warn_inherited_marian_args(plan):
-    """A config with datasets of its own is a real run, but any Marian option it leaves out keeps the
-    CI-sized default's value (the deep merge): training would stop after a few updates."""
-    raw = plan.raw if isinstance(plan.raw, dict) else {}
-    if not (raw.get("datasets") or {}).get("train"):
-        return
-    written = raw.get("marian-args") or {}
-    inherited = [
-        f"{section}.{option}={value}"
-        for section, options in sorted(default_training_config()["marian-args"].items())
-        for option, value in options.items()
-        if option not in (written.get(section) or {}) and plan.config["marian-args"][section].get(option) == value
-    ]
-    limits = [item for item in inherited if item.split(".", 1)[1].startswith("after=")]
-    if limits:
-        plan.warnings.append(
-            f"marian-args: this config has its own datasets but keeps the CI-sized default's Marian options "
-            f"({', '.join(limits)}; {len(inherited)} in all): set marian-args for a real run"
-        )
 
 
 def warn_duplicate_datasets(plan):
@@ -581,7 +561,7 @@ def warn_unused_dataset_keys(plan):
             if isinstance(spec, dict) and "by-dataset" in spec:
                 path = fmt(spec["by-dataset"], task.context)
                 read[path] |= {task.context.get("dataset"), task.context.get("dataset_file")}
-    defaults = default_training_config()
+    _base_name, defaults = config_base(plan.raw)
     for path, names in sorted(read.items()):
         settings, inherited = config_value(plan.config, path) or {}, config_value(defaults, path) or {}
         for key in sorted(settings):
@@ -627,7 +607,6 @@ def _build_plan(raw_json, kinds_dir):
     original_stages = {task.stage for task in plan.tasks.values()}
     check_worker_classes(plan, templates)
     warn_duplicate_datasets(plan)
-    warn_inherited_marian_args(plan)
     warn_unused_dataset_keys(plan)
     apply_continuation(plan, templates)
     prune(plan)

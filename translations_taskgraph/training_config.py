@@ -34,7 +34,11 @@ from voluptuous import (
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CONFIG_PATH = Path(__file__).parent / "configs" / "default.yml"
+# A complete config is merged over the pipeline defaults; a snippet over the CI example.
+PIPELINE_DEFAULTS_PATH = Path(__file__).parent / "configs" / "pipeline-defaults.yml"
+CI_EXAMPLE_PATH = Path(__file__).parent / "configs" / "ci-example.yml"
+PIPELINE_DEFAULTS = "the pipeline defaults"
+CI_EXAMPLE = "the CI example"
 # Where task ids given as `task-id` are resolved when TASKCLUSTER_ROOT_URL is not set.
 DEFAULT_ROOT_URL = "https://firefox-ci-tc.services.mozilla.com"
 
@@ -79,7 +83,9 @@ DATASET_CATEGORIES = ("train", "devtest", "test", "mono-src", "mono-trg")
 
 _LOCALE = re.compile(r"^[a-z]{2,3}([_-][A-Za-z0-9]{2,8})*$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_DATASET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-]*_[A-Za-z0-9_.\-/:\[\]]+$")  # <importer>_<name>
+# <importer>_<name>: names may pin a revision (`hfp_org/name:subset@d30a823`) and mtdata ids may
+# hold non-ASCII letters; no whitespace or control characters.
+_DATASET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-]*_[\w.\-/:\[\]@+]+$")
 _LABEL_PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_./-]*$")
 _TASK_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
 
@@ -258,14 +264,15 @@ def _integer(minimum, maximum=None):
 
 _MARIAN_OPTION = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 def _marian_value(value):
-    # A boolean is a Marian switch: true passes the bare option, false leaves it out.
-    if not isinstance(value, (str, int, float, bool)):
+    # A boolean is a Marian switch: true passes the bare option. false or null removes the option
+    # (one inherited from the defaults, too).
+    if value is not None and not isinstance(value, (str, int, float, bool)):
         raise Invalid(f"expected {_marian_value.expected}")
     return value
 
 
-_marian_value.expected = "a string, a number, or true/false for a switch"
-_marian_value.json_schema = {"type": ["string", "number", "boolean"]}
+_marian_value.expected = "a string, a number, true for a switch, or false/null to remove the option"
+_marian_value.json_schema = {"type": ["string", "number", "boolean", "null"]}
 _marian_args = {_matching(_MARIAN_OPTION, "a Marian option name without dashes, e.g. 'after'"): _marian_value}
 
 # Every key carries its description: docs/training-config.md is generated from this schema
@@ -374,8 +381,12 @@ TRAINING_CONFIG_SCHEMA = Schema(
                 "`taskcluster.upload-bucket` from the alignment steps",
                 default=False,
             ): bool,
-            _req("mono-max-sentences-src", "limits on the source monolingual data"): _mono_max("mono-src"),
-            _req("mono-max-sentences-trg", "limits on the target monolingual data"): _mono_max("mono-trg"),
+            _opt("mono-max-sentences-src", "limits on the source monolingual data (none: all of it)"): _mono_max(
+                "mono-src"
+            ),
+            _opt("mono-max-sentences-trg", "limits on the target monolingual data (none: all of it)"): _mono_max(
+                "mono-trg"
+            ),
             _req("spm-sample-size", "how many sentences SentencePiece trains the vocab on"): _integer(1),
             _opt("spm-vocab-size", "the vocab size"): _integer(1),
             _opt("spm-vocab-split", "separate source and target vocabs instead of a joint one", default=False): bool,
@@ -416,6 +427,11 @@ TRAINING_CONFIG_SCHEMA = Schema(
             "with previous-group-ids: run the tasks whose label starts with this again, and "
             "everything downstream of them",
         ): _matching(_LABEL_PREFIX, "the start of a task label, e.g. 'train-teacher-model'"),
+        _opt(
+            "existing_tasks",
+            "tasks to reuse, `label: task id`; merged into the `existing_tasks` parameter by the "
+            "`train` action (over previous-group-ids), never by local generation",
+        ): {str: _matching(_TASK_ID, "a Taskcluster task id (22 characters of A-Z a-z 0-9 _ -)")},
         _opt("wandb-publication", "publish training metrics to Weights & Biases", default=False): bool,
         _opt(
             "allow-private-urls",
@@ -488,19 +504,52 @@ def deep_merge(base, override):
     return result
 
 
-@functools.lru_cache(maxsize=1)
-def _default_config_text():
-    return DEFAULT_CONFIG_PATH.read_text()
+@functools.lru_cache(maxsize=2)
+def _parsed(path):
+    # Parsed once: every config load merges over these, and YAML parsing dominated plan building.
+    from .strict_yaml import read_strict_yaml  # noqa: PLC0415
+
+    return read_strict_yaml(path)
 
 
-@functools.lru_cache(maxsize=1)
-def _parsed_default_config():
-    return yaml.safe_load(_default_config_text())
+def pipeline_defaults():
+    """What a complete config gets for the keys it leaves out: presets fit for a real run."""
+    return copy.deepcopy(_parsed(PIPELINE_DEFAULTS_PATH))
+
+
+def ci_example():
+    """The CI example (a tiny ru -> en run), a complete config merged over the pipeline defaults."""
+    return deep_merge(_parsed(PIPELINE_DEFAULTS_PATH), _parsed(CI_EXAMPLE_PATH))
 
 
 def default_training_config():
-    # Parsed once: every config load merges over it, and YAML parsing dominated plan building.
-    return copy.deepcopy(_parsed_default_config())
+    """The config `taskgraph full` generates without a training config: the CI example."""
+    return ci_example()
+
+
+def is_snippet(raw):
+    """A snippet gives neither experiment.src/trg nor datasets (every block of the user docs is
+    one): it is previewed on the CI example. Any other config is complete."""
+    if not isinstance(raw, dict):
+        return False
+    experiment = raw.get("experiment")
+    names_languages = isinstance(experiment, dict) and ("src" in experiment or "trg" in experiment)
+    return not names_languages and "datasets" not in raw
+
+
+def config_base(raw):
+    """(name, config) that `raw` is merged over: the CI example for a snippet, else the pipeline
+    defaults."""
+    if is_snippet(raw):
+        return CI_EXAMPLE, ci_example()
+    return PIPELINE_DEFAULTS, pipeline_defaults()
+
+
+SNIPPET_WARNING = (
+    "this config is a snippet (it gives neither experiment.src/trg nor datasets): previewed on the CI "
+    "example (a tiny ru -> en run that trains 50 updates); for a real run, write a complete config "
+    "(docs/continuation.md, \"Snippets and complete configs\")"
+)
 
 
 # Redaction and shortening of what messages echo. Linear on any input: the URL regex has no nested
@@ -1006,6 +1055,173 @@ def _check_url_hosts(config, warnings):
             )
 
 
+# --------------------------------------------------------------------------------------------
+# Complete configs, Marian options and URL texts (checked when a config is loaded).
+def _incomplete(raw):
+    """The error of a complete config missing its languages or datasets, or None. A complete config
+    is merged over the pipeline defaults, which name no languages and list no datasets: it gives
+    both itself (a config for en -> de never keeps the CI example's ru-en datasets)."""
+    if is_snippet(raw):
+        return None
+    experiment = raw.get("experiment") if isinstance(raw.get("experiment"), dict) else {}
+    if "datasets" not in raw:
+        given = "/".join(key for key in ("src", "trg") if key in experiment)
+        return ConfigError(
+            ["datasets"],
+            f"required: a complete config (it sets experiment.{given}) lists its own train, devtest, test, "
+            f"mono-src and mono-trg datasets ([] for none); the pipeline defaults have none, and only a "
+            f"snippet (no src/trg, no datasets) is previewed on the CI example's",
+        )
+    for key in ("src", "trg"):
+        if key not in experiment:
+            return ConfigError(
+                ["experiment", key],
+                "required: this is a complete config (it lists datasets), so it names its languages: "
+                "experiment.src and experiment.trg",
+            )
+    return None
+
+
+# The pymarian command a marian-args section passes its options to.
+MARIAN_SECTION_COMMANDS = {
+    "training-backward": "train",
+    "training-teacher": "train",
+    "training-student": "train",
+    "training-student-finetuned": "train",
+    "decoding-backward": "decode",
+    "decoding-teacher": "decode",
+}
+
+
+def _check_marian_args(config, raw):
+    """Option names against the options Marian has (data/marian_options.json); a switch takes
+    true. Options set to false or null are then removed, inherited ones included."""
+    from . import marian_options  # noqa: PLC0415
+
+    written = (raw.get("marian-args") if isinstance(raw.get("marian-args"), dict) else None) or {}
+    for section, options in config["marian-args"].items():
+        command = MARIAN_SECTION_COMMANDS[section]
+        if section == "decoding-teacher" and config["experiment"]["teacher-decoder"] != "marian":
+            command = None  # another decoder: its own options
+        known = marian_options.options(command) if command else None
+        for option, value in list(options.items()):
+            if value is None or value is False:
+                del options[option]
+                continue
+            if known is None:
+                continue
+            path = ["marian-args", section, option]
+            spec = known.get(option)
+            if spec is None:
+                other = "decode" if command == "train" else "train"
+                if option in marian_options.options(other):
+                    problem = f"is an option of `pymarian {other}`, not of `pymarian {command}`"
+                else:
+                    problem = f"is not an option of `pymarian {command}`"
+                match = difflib.get_close_matches(option, list(known), n=1, cutoff=0.6)
+                hint = f"; did you mean {match[0]!r}?" if match else ""
+                origin = "" if option in (written.get(section) or {}) else " (inherited)"
+                raise ConfigError(path, f"unknown Marian option{origin}: --{option} {problem}{hint}")
+            if spec["type"] is None and value is not True and str(value).lower() not in ("true", "1"):
+                raise ConfigError(
+                    path, f"--{option} is a switch: true passes it, false or null leaves it out", value, True
+                )
+
+
+_PLACEHOLDER = re.compile(r"\{[^{}/]*\}|%7B[^/]*?%7D|<[^<>/]*>", re.IGNORECASE)
+_NOT_LOCALES = {"aln", "tok", "icu", "spm", "zst", "txt", "gz", "npz", "bin", "dev", "all"}
+
+
+def continuation_urls(config):
+    """[(key path, URL, is a file)] of every URL in the continuation block."""
+    continuation = config.get("continuation") or {}
+    urls = []
+    vocab = continuation.get("vocab") or {}
+    urls += [(["continuation", "vocab", side], vocab[side], True) for side in ("src", "trg") if side in vocab]
+    for name, corpus in sorted((continuation.get("corpora") or {}).items()):
+        urls += [(["continuation", "corpora", name, key], value, True)
+                 for key, value in sorted(corpus.items()) if key != "sha256"]
+    for name, model in sorted((continuation.get("models") or {}).items()):
+        urls += [(["continuation", "models", name, "urls", i], url, False) for i, url in enumerate(model["urls"])]
+    return urls
+
+
+def placeholder_urls(config):
+    """[(key path, placeholder)] of URLs still holding a placeholder such as `{task_id}`."""
+    found = []
+    for path, url, _file in continuation_urls(config):
+        match = _PLACEHOLDER.search(url)
+        if match:
+            found.append((path, match.group(0)))
+    return found
+
+
+def _url_locale(url):
+    """The locale a file name carries before its extension (`vocab.ja.spm` -> `ja`), or None."""
+    name = urlsplit(url).path.rsplit("/", 1)[-1]
+    name = re.sub(r"%2F", "/", name, flags=re.IGNORECASE).rsplit("/", 1)[-1]
+    parts = name.split(".")
+    if len(parts) < 3 or parts[-1] not in ("spm", "zst", "gz", "txt", "vocab"):
+        return None
+    candidate = parts[-2].lower()
+    if candidate in _NOT_LOCALES or not _LOCALE.fullmatch(candidate):
+        return None
+    return candidate
+
+
+def _check_url_texts(config, base_name, warnings, written):
+    """Placeholders left in a URL are errors in a complete config, warnings in a snippet (only a
+    preview); file names carrying another locale than the experiment's are warnings."""
+    for path, placeholder in placeholder_urls(config):
+        if base_name != CI_EXAMPLE:
+            raise ConfigError(path, f"the URL still holds the placeholder {placeholder}: replace it with the real value")
+        where = ".".join(map(str, _written_path(path, written)))
+        warnings.append(f"{where}: the URL still holds the placeholder {placeholder}: replace it before launching")
+    experiment = config["experiment"]
+    languages = {experiment[side].lower().replace("-", "_").split("_")[0] for side in ("src", "trg")}
+    for path, url, is_file in continuation_urls(config):
+        locale = _url_locale(url) if is_file else None
+        if locale and locale.replace("-", "_").split("_")[0] not in languages:
+            where = ".".join(map(str, _written_path(path, written)))
+            warnings.append(
+                f"{where}: the file name says {locale!r}, but the experiment is "
+                f"{experiment['src']} -> {experiment['trg']}: is it the right file?"
+            )
+
+
+def marian_args_origins(raw):
+    """{section: [(option, value or None if removed, origin)]}: the Marian options a config passes,
+    per section, and where each came from: `config`, `the pipeline defaults` or `the CI example`;
+    options removed by false/null say what they removed."""
+    config = load_training_config(raw, log=False)
+    base_name, _base = config_base(raw)
+    written = (raw or {}).get("marian-args") or {}
+    if base_name == CI_EXAMPLE:
+        layers = [(CI_EXAMPLE, _parsed(CI_EXAMPLE_PATH)), (PIPELINE_DEFAULTS, _parsed(PIPELINE_DEFAULTS_PATH))]
+    else:
+        layers = [(PIPELINE_DEFAULTS, _parsed(PIPELINE_DEFAULTS_PATH))]
+    result = {}
+    for section in MARIAN_SECTION_COMMANDS:
+        rows = []
+        mine = written.get(section) or {}
+        for option, value in config["marian-args"].get(section, {}).items():
+            origin = "config" if option in mine else next(
+                (name for name, layer in layers if option in ((layer.get("marian-args") or {}).get(section) or {})),
+                "?",
+            )
+            rows.append((option, value, origin))
+        for option, value in mine.items():
+            if value is None or value is False:
+                inherited = next(
+                    (f"{name}'s {layer['marian-args'][section][option]}" for name, layer in layers
+                     if option in ((layer.get("marian-args") or {}).get(section) or {})),
+                    None,
+                )
+                rows.append((option, None, f"removed by the config{f' (was {inherited})' if inherited else ''}"))
+        result[section] = rows
+    return result
+
+
 def load_training_config(raw=None, *, log=True):
     """Merge `raw` over the default config, normalise and validate it; return the result."""
     config, _hints, _warnings, _written = _load(config_json(raw), log)
@@ -1029,16 +1245,30 @@ def _load(raw_json, log):
     raw = json.loads(raw_json)
     if not isinstance(raw, dict):
         raise ConfigError([], "expected a mapping", raw, True)
-    config = deep_merge(default_training_config(), raw)
+    base_name, base = config_base(raw)
+    if raw == ci_example():
+        base = ci_example()  # the CI example itself (the parameters' default): keep its option order
+    config = deep_merge(base, raw)
     hints, warnings, written = [], [], {}
+    if base_name == CI_EXAMPLE and raw:
+        warnings.append(SNIPPET_WARNING)
+    incomplete = _incomplete(raw)  # reported after any error about a value the config gives
     config = _normalise_continuation(config, hints, warnings, written)
     try:
         try:
             config = TRAINING_CONFIG_SCHEMA(config)
         except MultipleInvalid as e:
-            first = sorted(e.errors, key=lambda err: [str(p) for p in err.path])[0]
-            raise _error_from_voluptuous(first, config) from None
+            errors = sorted(e.errors, key=lambda err: [str(p) for p in err.path])
+            # A value the config gives that is wrong comes first; then what a complete config lacks.
+            given = [err for err in errors if not str(err.error_message).startswith("required key not provided")]
+            if incomplete is not None and not given:
+                raise incomplete from None
+            raise _error_from_voluptuous((given or errors)[0], config) from None
+        if incomplete is not None:
+            raise incomplete
         _check_rules(config)
+        _check_marian_args(config, raw)
+        _check_url_texts(config, base_name, warnings, written)
         _check_url_hosts(config, warnings)
         from .continuation import check_pins  # noqa: PLC0415 (continuation builds on this module)
 

@@ -12,12 +12,11 @@ import copy
 import logging
 from pathlib import Path
 
-import yaml
-
 from .. import pipeline, training_config
 from ..continuation import DOWNLOAD_KIND
-from ..parameters import taskgraph_parameter_names, training_config_parameter
+from ..parameters import check_parameter_spelling, taskgraph_parameter_names, training_config_parameter
 from ..pipeline import build_plan, instantiate, load_templates
+from ..strict_yaml import StrictYamlError, read_strict_yaml
 
 
 def _default_root():
@@ -39,25 +38,14 @@ def read_config(path):
     """The raw training config of a YAML file: a training config, or a parameters file (it holds
     `training_config` or any other taskgraph parameter) read as `taskgraph` reads it."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as e:
-        raise CliError(f"cannot read {path}: {e.strerror or e}") from None
-    except UnicodeDecodeError as e:
-        raise CliError(f"cannot read {path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise CliError(f"{path} is not valid YAML: {_yaml_problem(e)}") from None
+        data = read_strict_yaml(path)
+    except StrictYamlError as e:
+        raise CliError(str(e)) from None
+    if isinstance(data, dict):
+        check_parameter_spelling(data)  # `training-config:` is a misspelled parameter, not a config key
     if isinstance(data, dict) and set(data) & taskgraph_parameter_names():
         data = training_config_parameter(data)
     return {} if data is None else data
-
-
-def _yaml_problem(error):
-    """A YAML error in one line: what and where."""
-    mark = getattr(error, "problem_mark", None)
-    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-    return f"{getattr(error, 'problem', None) or error}{where}"
 
 
 def kinds_dir(root):

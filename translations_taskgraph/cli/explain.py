@@ -1,7 +1,8 @@
 """`explain CONFIG`: what each continuation input of a training config does to the plan.
 
-Per download task (the vocab, each corpus, each model or teacher member): its mode, the URLs it
-fetches, the tasks it replaced and the tasks pruned as a result (by stage, traced through the
+Per training and decoding stage: the Marian options passed after `--`, each with where it came
+from (the config, the CI example, the pipeline defaults, or a continuation input). Per download
+task (the vocab, each corpus, each model or teacher member): its mode, the URLs it fetches, the tasks it replaced and the tasks pruned as a result (by stage, traced through the
 unrewritten graph), the training tasks that start from it and the tasks that now consume it, after a
 summary line and the config's warnings and hints. Works from the plan alone (no taskgraph
 generation) and never touches the network unless `--check-urls` asks for the preflight.
@@ -11,7 +12,7 @@ import collections
 import re
 
 from ..continuation import DOWNLOAD_KIND
-from ..training_config import config_notes, escape_controls, redact
+from ..training_config import MARIAN_SECTION_COMMANDS, config_notes, marian_args_origins, escape_controls, redact
 from .check_urls import check_urls, requirements_of
 from .common import downloads_of, load_plan, original_tasks, quiet_config_log, read_config
 
@@ -204,6 +205,7 @@ def explain_lines(raw, plan, root):
     notes = [f"warning: {w}" for w in list(warnings) + plan.warnings] + [f"hint: {h}" for h in hints]
     if notes:
         lines += ["", "Warnings:"] + [f"  {note}" for note in notes]
+    lines += marian_lines(raw, plan)
     if not downloads:
         lines += ["", "No continuation inputs: the whole pipeline runs from scratch."]
     for task in downloads:
@@ -219,6 +221,33 @@ def explain_lines(raw, plan, root):
     if orphans:
         lines += ["", "Pruned, not traced to one input (by stage):"]
         lines += [f"  {stage}: {', '.join(labels)}" for stage, labels in by_stage(orphans, original).items()]
+    return lines
+
+
+def marian_lines(raw, plan):
+    """Per marian-args section: the stages using it, then each option and where it came from."""
+    origins = marian_args_origins(raw)
+    lines = ["", "Marian options (passed after `--`; `false`/`null` in the config removes one):"]
+    for section in MARIAN_SECTION_COMMANDS:
+        tasks = sorted((t for t in plan.tasks.values() if t.template.get("marian-args") == section),
+                       key=lambda t: natural(t.label))
+        stages = sorted({task.stage for task in tasks})
+        where = f"{', '.join(stages)} ({_count(len(tasks), 'task')})" if tasks else "no task in the graph"
+        lines.append(f"  {section}: {where}")
+        rows = []
+        for option, value, origin in origins[section]:
+            shown = f"--{option}" if value is True or value is None else f"--{option} {value}"
+            rows.append((shown, origin))
+        added = collections.defaultdict(list)
+        for task in tasks:
+            if task.extra_marian_args:
+                name = task.continuation.get("input", "?").replace("model-", "continuation.models.")
+                added[(" ".join(task.extra_marian_args), f"{name} (mode {task.continuation.get('mode')})")].append(
+                    task.label)
+        for (args, origin), labels in added.items():
+            rows.append((args, origin + ("" if len(labels) == len(tasks) else f": {', '.join(labels)}")))
+        width = max((len(shown) for shown, _origin in rows), default=0)
+        lines += [f"    {shown.ljust(width)}  {origin}" for shown, origin in rows] or ["    (none)"]
     return lines
 
 
