@@ -423,3 +423,19 @@ def test_a_task_with_scopes_to_use_keeps_the_proxy():
     assert not needs_proxy({})
     assert needs_proxy({"scopes": [cache, "queue:get-artifact:private/build/*"]})
     assert needs_proxy({"scopes": ["secrets:get:project/translations/ssh"]})
+
+
+def test_a_signed_url_is_only_in_the_download_command():
+    """The download needs the URL as written; attributes (published with the decision) and the
+    rest of every task definition never hold its query string."""
+    signed = "https://storage.example.com/c.ru.zst?X-Goog-Signature=SECRETSIG"
+    graph = generate({"continuation": {"corpora": {"parallel": {"src": signed, "trg": V["trg"]}}}})
+    holders = set()
+    for label, task in graph.tasks.items():
+        definition = {**task.task, "payload": {k: v for k, v in task.task["payload"].items() if k != "command"}}
+        assert "SECRETSIG" not in repr(definition) + repr(task.attributes), label
+        if "SECRETSIG" in repr(task.task["payload"].get("command")):
+            holders.add(label)
+    assert holders == {"continuation-corpus-parallel-ru-en"}
+    urls = graph.tasks["continuation-corpus-parallel-ru-en"].attributes["continuation"]["urls"]
+    assert "https://storage.example.com/c.ru.zst?***" in urls, urls

@@ -18,6 +18,7 @@ from taskgraph.util.cached_tasks import EXTRA_CACHE_INDEXES, TARGET_CACHE_INDEX,
 
 from ..cache_routes import INDEX_TYPE as PULL_REQUEST_CACHE
 from ..pipeline import ARTIFACT_PREFIX, ARTIFACTS_DIR, CHECKOUT_DIR, FETCHES_DIR, config_value
+from ..training_config import redact
 
 transforms = TransformSequence()
 
@@ -117,7 +118,11 @@ def _attributes(task):
         if key in context:
             attributes[key] = context[key]
     if task.continuation:
-        attributes["continuation"] = dict(task.continuation)
+        # The graph's attributes are published with the decision: no query string (a URL's
+        # signature) in them. Only the download command carries the URL as written.
+        attributes["continuation"] = {
+            key: [redact(url) for url in value] if key == "urls" else value for key, value in task.continuation.items()
+        }
     return attributes
 
 
