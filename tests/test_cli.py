@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from translations_taskgraph import cli
+from translations_taskgraph.training_config import SNIPPET_WARNING, ci_example
 
 from conftest import PARAMS_DIR, TASKCLUSTER_DIR
 
@@ -61,7 +62,9 @@ def test_explain_recipe_summary(recipe_explained):
     first = out.splitlines()[0]
     assert "ru -> en" in first
     assert "in the graph 34 pipeline tasks, 4 download tasks, 1 aggregate task; 25 removed (7 replaced, 18 pruned)" in first
-    assert "Warnings:" not in out
+    # A snippet (a block of the docs): one warning line says it is previewed on the CI example.
+    warnings = out.split("Warnings:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert warnings == [f"  warning: {SNIPPET_WARNING}"]
 
 
 def test_explain_recipe_vocab(recipe_explained):
@@ -110,7 +113,7 @@ def test_explain_recipe_model_use(recipe_explained):
 def test_explain_legacy_block(capsys):
     code, out, err = run(capsys, "explain", LEGACY)
     assert code == 0
-    assert "Warnings:\n  warning: pretrained-models is deprecated" in out
+    assert f"Warnings:\n  warning: {SNIPPET_WARNING}\n  warning: pretrained-models is deprecated" in out
     assert "deprecated" not in err  # printed once, by explain, not also logged
     teacher = block(out, "model-teacher (member 1)")
     assert "download task: continuation-model-teacher-ru-en-1" in teacher
@@ -156,7 +159,13 @@ def test_explain_default_config_has_no_inputs(tmp_path, capsys):
 @pytest.mark.parametrize(
     "content, message",
     [
-        ("training_config:\n  experiment: {src: ru, trg: ru}\n", "Invalid training_config at experiment.trg"),
+        ("training_config:\n  experiment: {name: x, src: ru, trg: ru}\n  datasets: {train: [], devtest: [], test: [], "
+         "mono-src: [], mono-trg: []}\n", "Invalid training_config at experiment.trg"),
+        ("training_config:\n  experiment: {src: de, trg: en}\n", "Invalid training_config at datasets: required: "
+                                                                 "a complete config (it sets experiment.src/trg)"),
+        ("training-config:\n  experiment: {src: de}\n", "Invalid training_config at training-config: unknown "
+                                                        "parameter; did you mean 'training_config'?"),
+        ("a: 1\nb: 2\na: 3\n", "bad.yml: line 3: duplicate key 'a' (first at line 1); keep one"),
         ("continuation:\n  models:\n    teacher: {url: ftp://x/y, mode: use}\n",
          "Invalid training_config at continuation.models.teacher.url: expected an http(s)"),
         ("experiment: [unclosed\n", "not valid YAML"),
@@ -527,7 +536,8 @@ def test_output_cut_short_ends_quietly(tmp_path):
 
     url = "https://example.com/parallel"
     config = write_config(tmp_path, "big.yml", {
-        "datasets": {"train": [f"opus_corpus-{n}/v1" for n in range(600)]},
+        "experiment": {"name": "ci", "src": "ru", "trg": "en"},
+        "datasets": {**ci_example()["datasets"], "train": [f"opus_corpus-{n}/v1" for n in range(600)]},
         "continuation": {"corpora": {"parallel": {"src": f"{url}.ru.zst", "trg": f"{url}.en.zst"}}},
     })
     cli_path = Path(sys.executable).with_name("translations-taskgraph")
