@@ -77,7 +77,7 @@ class Result:
 
 @pytest.fixture
 def run(out, capsys):
-    def run(*args, retries="2", timeout="5", private=True):
+    def run(*args, retries="2", timeout="20", private=True):
         argv = ["--output-dir", str(out), "--retry-wait", "0", "--retries", retries, "--timeout", timeout]
         if private:
             argv.append("--allow-private-urls")
@@ -121,6 +121,7 @@ def test_downloads_files_and_writes_manifest(server, run, out):
         assert (out / name).read_bytes() == data
     assert published(out) == sorted(urls)
     assert not [p for p in out.iterdir() if p.name.startswith(".")], "staging left behind"
+    assert [p.name for p in out.parent.iterdir()] == ["out"], "staging left behind"
 
     expected = {
         name: {"url": urls[name], "size": len(data), "sha256": sha256(data)}
@@ -260,12 +261,21 @@ def test_408_429_5xx_are_retried_honouring_retry_after(server, run, out, code):
 
 
 def test_retry_after_beyond_the_deadline_fails_at_once(server, out, capsys):
-    url = server.url("once", "429/3600/key/never.yml")
+    url = server.url("once", "429/120/key/never.yml")
     code = download.main(["--output-dir", str(out), "--allow-private-urls", "--deadline", "60",
                           "--file", "a.yml", url])
     err = capsys.readouterr().err
     assert code == 1
-    assert f"HTTP 429 for {url}" in err and "no time left" in err and "3600s" in err
+    assert f"HTTP 429 for {url}" in err and "no time left" in err and "in 120s" in err
+    assert server.requests(url) == 1
+
+
+def test_a_retry_after_of_an_hour_is_not_waited_for(server, out, capsys):
+    url = server.url("once", "503/3600/key/never.yml")
+    code = download.main(["--output-dir", str(out), "--allow-private-urls", "--file", "a.yml", url])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"HTTP 503 for {url}" in err and "asks to retry in 3600s, more than the 600s" in err
     assert server.requests(url) == 1
 
 
@@ -444,6 +454,25 @@ def test_content_encoding_gzip_is_decoded(server, run, out):
     assert result.code == 0, result.stderr
     assert (out / "vocab.spm").read_bytes() == spm
     assert json.loads((out / "manifest.json").read_text())["vocab.spm"]["sha256"] == sha256(spm)
+
+
+def test_a_highly_compressible_gzip_encoded_body_is_decoded_whole(server, run, out):
+    data = b"\0" * (40 * 2**20)  # 40 MiB that gzip sends as ~40 KiB
+    server.put("zeros.txt", data)
+    result = run("--file", "zeros.txt", server.url("encoded", "gzip/zeros.txt"))
+    assert result.code == 0, result.stderr
+    assert json.loads((out / "manifest.json").read_text())["zeros.txt"]["sha256"] == sha256(data)
+    assert (out / "zeros.txt").stat().st_size == len(data)
+
+
+def test_a_gzip_bomb_stops_at_max_bytes(server, out, capsys):
+    server.put("bomb.txt", b"\0" * (40 * 2**20))
+    url = server.url("encoded", "gzip/bomb.txt")
+    code = download.main(["--output-dir", str(out), "--allow-private-urls", "--max-bytes", str(2**20),
+                          "--file", "bomb.txt", url])
+    assert code == 1
+    assert f"{url} (required file bomb.txt) is larger than the limit of {2**20} bytes" in capsys.readouterr().err
+    assert nothing_published(out)
 
 
 def test_unknown_content_encoding_is_refused(server, run, out):
@@ -754,6 +783,30 @@ def test_sigterm_leaves_nothing_in_the_output_dir(server, out):
     assert proc.returncode == 128 + signal.SIGTERM, stderr
     assert "terminated (SIGTERM)" in stderr
     assert list(out.iterdir()) == []
+    assert [p.name for p in out.parent.iterdir()] == ["out"], "the staging directory is removed"
+
+
+def test_sigkill_leaves_nothing_in_the_output_dir(server, out):
+    """Killed outright (no cleanup possible): the artifacts directory still holds nothing partial."""
+    server.put("kill.zst", make_zst(os.urandom(3000)))
+    trickle = server.url("trickle", "kill.zst")
+    proc = subprocess.Popen(
+        [sys.executable, str(SCRIPT), "--output-dir", str(out), "--allow-private-urls", "--file", "corpus.zst", trickle],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env(),
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while server.requests(trickle) == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        proc.kill()
+        proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert list(out.iterdir()) == []
+    staged = [p for p in out.parent.iterdir() if p.name != "out"]
+    assert len(staged) == 1 and staged[0].name.startswith(".download-")
 
 
 def limit_file_size(size):

@@ -47,13 +47,14 @@ import urllib.parse
 import urllib.request
 import zipfile
 import zlib
-from typing import Callable, List, NamedTuple, Optional, Union
+from typing import Callable, Iterator, List, NamedTuple, Optional, Union
 
 from pipeline.common.io import StepError, publish
 
 USER_AGENT = "translations-pipeline-download/1.0"
 CHUNK_SIZE = 1 << 20
 MAX_BACKOFF_SECONDS = 60.0
+MAX_RETRY_AFTER_SECONDS = 600.0  # a server asking for a longer pause is treated as down
 # Taskcluster's proxy: a task with the proxy feature reaches Taskcluster APIs with its own scopes here.
 PROXY_HOSTS = frozenset({"taskcluster"})
 # Content-Encoding -> zlib wbits to decode it with (None: the body is the file).
@@ -463,6 +464,20 @@ class _Attempt:
             f"{self.shown} ({self.what}) is larger than the limit of {self.max_bytes} bytes ({size} bytes)"
         )
 
+    def _decoded(self, decoder, chunk: bytes, encoding: str) -> Iterator[bytes]:
+        """`chunk` decoded per Content-Encoding, in pieces of at most CHUNK_SIZE (a gzip bomb
+        expands piece by piece, so `max_bytes` stops it before it fills memory or disk)."""
+        if decoder is None:
+            yield chunk
+            return
+        try:
+            piece = decoder.decompress(chunk, CHUNK_SIZE)
+            yield piece
+            while decoder.unconsumed_tail:
+                yield decoder.decompress(decoder.unconsumed_tail, CHUNK_SIZE)
+        except zlib.error as exc:
+            raise DownloadError(f"{self.shown} ({self.what}): body is not valid {encoding} data: {exc}") from None
+
     def run(self) -> Downloaded:
         request = urllib.request.Request(self.url, headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"})
         timeout = self.socket_timeout()
@@ -512,25 +527,23 @@ class _Attempt:
             if not chunk:
                 break
             received += len(chunk)
-            if decoder:
-                try:
-                    chunk = decoder.decompress(chunk, CHUNK_SIZE * 64)
-                    if decoder.unconsumed_tail:
-                        raise self.too_big(f"more than {size + len(chunk)}")
-                except zlib.error as exc:
-                    raise DownloadError(f"{self.shown} ({self.what}): body is not valid {encoding} data: {exc}") from None
-            size += len(chunk)
-            if self.max_bytes is not None and size > self.max_bytes:
-                raise self.too_big(f"at least {size}")
-            self.out.write(chunk)
-            digest.update(chunk)
+            for piece in self._decoded(decoder, chunk, encoding):
+                size += len(piece)
+                if self.max_bytes is not None and size > self.max_bytes:
+                    raise self.too_big(f"at least {size}")
+                self.out.write(piece)
+                digest.update(piece)
         if expected is not None and received != expected:
             raise _Transient(f"truncated download of {self.shown}: received {received} of {expected} bytes")
         if decoder:
             tail = decoder.flush()
             if not decoder.eof:
                 raise _Transient(f"truncated download of {self.shown}: the {encoding}-encoded body ends early")
+            if decoder.unused_data:
+                raise DownloadError(f"{self.shown} ({self.what}): data after the end of the {encoding}-encoded body")
             size += len(tail)
+            if self.max_bytes is not None and size > self.max_bytes:
+                raise self.too_big(f"at least {size}")
             self.out.write(tail)
             digest.update(tail)
         if not framed and not self.checked:
@@ -581,6 +594,9 @@ def download(
                 problem, wait = str(exc), exc.retry_after
             if attempt == attempts:
                 raise DownloadError(f"{problem} ({what}); gave up after {_plural(attempts, 'attempt')}")
+            if wait is not None and wait > MAX_RETRY_AFTER_SECONDS:
+                raise DownloadError(f"{problem} ({what}); the server asks to retry in {wait:g}s, more than "
+                                    f"the {MAX_RETRY_AFTER_SECONDS:g}s a download waits")
             wait = backoff(retry_wait, attempt) if wait is None else wait
             remaining = deadline.remaining()
             if remaining is not None and wait >= remaining:

@@ -29,7 +29,8 @@ arrays, a ``.zst`` decompresses whole).
 
 Output: the files and ``manifest.json`` ({name: {url, size, sha256}}, URLs with their query
 string redacted as ``?…``), published together or not at all: everything is staged in a hidden
-directory inside the output directory and renamed into place at the end; a failure, SIGTERM
+directory beside the output directory (inside it only if the parent is on another disk), so even a
+task killed outright uploads no partial file, and renamed into place at the end; a failure, SIGTERM
 included, removes the staging directory and whatever was already renamed.
 
 Exit status: 0 on success, 1 on a download or verification error (one line on stderr), 2 on a
@@ -288,9 +289,21 @@ def publish_all(staged: Dict[str, Staged], staging: str, output_dir: str) -> Dic
     return manifest
 
 
+def staging_directory(output_dir: str) -> str:
+    """A fresh staging directory beside `output_dir` (the artifacts directory is uploaded even
+    when the task is killed outright), or inside it when the parent is not on the same disk."""
+    os.makedirs(output_dir, exist_ok=True)
+    parent = os.path.dirname(os.path.abspath(output_dir))
+    try:
+        if os.stat(parent).st_dev == os.stat(output_dir).st_dev:
+            return tempfile.mkdtemp(prefix=".download-", dir=parent)
+    except OSError:
+        pass
+    return tempfile.mkdtemp(prefix=".download-", dir=output_dir)
+
+
 def download_all(args: argparse.Namespace, pins: Dict[str, str]) -> Dict[str, dict]:
-    os.makedirs(args.output_dir, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=".download-", dir=args.output_dir)
+    staging = staging_directory(args.output_dir)
     try:
         fetcher = Fetcher(staging, args)
         staged = {}
