@@ -21,7 +21,7 @@ from taskgraph.parameters import Parameters
 
 from .pipeline import build_plan
 from .reuse import Trust, existing_tasks
-from .training_config import training_config_json_schema
+from .training_config import ConfigError, placeholder_urls, training_config_json_schema, written_path
 
 TARGET_TASKS_METHOD = "train-target-tasks"
 
@@ -51,6 +51,11 @@ def train_action(parameters, graph_config, input, task_group_id, task_id):
     training_config = input or {}
     # Raises ConfigError (a SchemaValidationError) with one message naming the bad key.
     plan = build_plan(training_config, os.path.join(graph_config.root_dir, "kinds"))
+    # A snippet only warns about a URL still holding `{task_id}` (it previews); a launch refuses it.
+    for path, placeholder in placeholder_urls(plan.config):
+        raise ConfigError(
+            written_path(training_config, path), f"the URL still holds the placeholder {placeholder}: replace it before launching"
+        ).logged()
 
     parameters = dict(parameters)
     parameters["training_config"] = training_config
@@ -63,6 +68,8 @@ def train_action(parameters, graph_config, input, task_group_id, task_id):
         parameters["existing_tasks"] = existing_tasks(
             plan, Trust.of(parameters, graph_config, cache_digests(graph_config, Parameters(**parameters)))
         )
+    # `existing_tasks` written in the training config (the public pipeline's configs carry it) wins.
+    parameters["existing_tasks"] = {**parameters["existing_tasks"], **(plan.config.get("existing_tasks") or {})}
     parameters = Parameters(**parameters)
 
     with _decision_task_id():
