@@ -88,7 +88,7 @@ def test_fan_out_per_dataset(graph):
             "corpus-clean-parallel-opus-ada83_v1-ru-en",
             "corpus-clean-parallel-opus-ELRC-3075-wikipedia_health_v1-ru-en",
             "corpus-clean-parallel-mtdata-Tilde-airbaltic-1-eng-rus-ru-en",
-            "corpus-clean-parallel-bicleaner-ai-opus-ada83_v1-ru-en",
+            # opus_ada83_v1 has a Bicleaner threshold of 0: no Bicleaner task (see below).
             "corpus-clean-parallel-bicleaner-ai-opus-ELRC-3075-wikipedia_health_v1-ru-en",
             "corpus-clean-parallel-bicleaner-ai-mtdata-Tilde-airbaltic-1-eng-rus-ru-en",
             "corpus-clean-parallel-fetch-bicleaner-model-ru-en",
@@ -177,8 +177,6 @@ def test_commands_use_named_flags_only(graph):
 
 
 def test_config_values_reach_commands(graph):
-    argv = command(graph, "corpus-clean-parallel-bicleaner-ai-opus-ada83_v1-ru-en")
-    assert flag(argv, "--threshold") == "0.0"  # per-dataset threshold
     argv = command(graph, "corpus-clean-parallel-bicleaner-ai-opus-ELRC-3075-wikipedia_health_v1-ru-en")
     assert flag(argv, "--threshold") == "0.5"  # default threshold
     argv = command(graph, "train-teacher-model-ru-en-1")
@@ -240,7 +238,7 @@ def test_target_stage_picks_targets():
 
 def test_deep_merge_keeps_the_default():
     graph = generate(ENSEMBLE_2)
-    assert len(labels_of_stage(graph, "corpus-clean-parallel")) == 7  # default datasets kept
+    assert len(labels_of_stage(graph, "corpus-clean-parallel")) == 6  # default datasets kept (ada83: no Bicleaner)
     assert len(labels_of_stage(graph, "train-teacher-model")) == 2
 
 
@@ -370,3 +368,24 @@ def test_backwards_model_always_reads_the_target_language():
         assert flag(argv, "--vocab-trg").endswith("/vocab.ru.spm"), label
         if label.startswith("evaluate"):  # (scoring names the corpus's languages; translate none)
             assert (flag(argv, "--src"), flag(argv, "--trg")) == ("en", "ru"), label
+
+
+def test_bicleaner_threshold_zero_skips_scoring(graph):
+    """`dataset-thresholds: {opus_ada83_v1: 0.0}`: no Bicleaner task for that dataset; the merge
+    fetches its cleaned files from the cleaning task, the other datasets from Bicleaner."""
+    assert "corpus-clean-parallel-bicleaner-ai-opus-ada83_v1-ru-en" not in graph.tasks
+    assert fetched(graph, "corpus-merge-parallel-ru-en") == {
+        "corpus-clean-parallel-opus-ada83_v1-ru-en": ["opus_ada83_v1.en.zst", "opus_ada83_v1.ru.zst"],
+        "corpus-clean-parallel-bicleaner-ai-opus-ELRC-3075-wikipedia_health_v1-ru-en": [
+            "opus_ELRC-3075-wikipedia_health_v1.en.zst", "opus_ELRC-3075-wikipedia_health_v1.ru.zst"],
+        "corpus-clean-parallel-bicleaner-ai-mtdata-Tilde-airbaltic-1-eng-rus-ru-en": [
+            "mtdata_Tilde-airbaltic-1-eng-rus.en.zst", "mtdata_Tilde-airbaltic-1-eng-rus.ru.zst"],
+    }
+    # With every threshold 0, the Bicleaner model is not fetched either.
+    zero = generate({"experiment": {"bicleaner": {"default-threshold": 0}}})
+    assert not [label for label in zero.tasks if "bicleaner" in label]
+    assert sorted(fetched(zero, "corpus-merge-parallel-ru-en")) == [
+        "corpus-clean-parallel-mtdata-Tilde-airbaltic-1-eng-rus-ru-en",
+        "corpus-clean-parallel-opus-ELRC-3075-wikipedia_health_v1-ru-en",
+        "corpus-clean-parallel-opus-ada83_v1-ru-en",
+    ]

@@ -256,8 +256,35 @@ def check_dataset_names(config):
                 )
 
 
-def instantiate(config, templates):
-    """Every pipeline task of the unrewritten graph, with upstreams resolved to labels."""
+def arg_value(spec, context, config):
+    """The config value behind a flag declared `{by-dataset: ..., config: ...}` (None when unset)."""
+    value = None
+    if "by-dataset" in spec:
+        # Keyed by the dataset as written (`opus_ada83/v1`) or by its file stem (`opus_ada83_v1`).
+        per_dataset = config_value(config, fmt(spec["by-dataset"], context)) or {}
+        for key in (context.get("dataset"), context.get("dataset_file")):
+            if value is None:
+                value = per_dataset.get(key)
+    if value is None and "config" in spec:
+        value = config_value(config, fmt(spec["config"], context))
+    return value
+
+
+def skipped_by_config(template, context, config):
+    """`skip-if-zero: <flag>`: the task is not made when that flag's config value is 0 (a Bicleaner
+    threshold of 0 keeps every pair, so scoring would be wasted work); its consumers read from the
+    upstream's `fallback-kind` instead."""
+    flag = template.get("skip-if-zero")
+    if not flag:
+        return False
+    value = arg_value(template["args"][flag], context, config)
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0
+
+
+def instantiate(config, templates, skipped=None):
+    """Every pipeline task of the unrewritten graph, with upstreams resolved to labels.
+
+    Tasks a `skip-if-zero` setting leaves out go to `skipped` (label -> task) instead."""
     check_dataset_names(config)
     context0 = base_context(config)
     ensemble_size = teacher_ensemble_size(config)
@@ -272,13 +299,18 @@ def instantiate(config, templates):
                 context["label"] = label
                 if label in tasks:
                     continue
-                tasks[label] = PlannedTask(
+                task = PlannedTask(
                     label=label,
                     kind=kind,
                     template=template,
                     context=context,
                     artifacts=_artifacts(template.get("artifacts", []), context, config),
                 )
+                if skipped_by_config(template, context, config):
+                    if skipped is not None:
+                        skipped[label] = task
+                    continue
+                tasks[label] = task
     # Resolve upstreams once every task exists (templates may name kinds in any order).
     index = _ProducerIndex(tasks.values())
     for task in tasks.values():
@@ -346,6 +378,15 @@ def _resolve_upstream(task, name, spec, index, config):
         else:
             wanted[key] = fmt(str(value), task.context)
     candidates = index.candidates(spec["kind"], wanted)
+    if spec.get("fallback-kind"):
+        # Producers of the fallback kind stand in for those the primary kind did not make
+        # (`skip-if-zero`), matched by the `fallback-by` attribute (e.g. the dataset).
+        key = spec["fallback-by"]
+        covered = {producer.context.get(key) for producer in candidates}
+        candidates = candidates + [
+            producer for producer in index.candidates(spec["fallback-kind"], wanted)
+            if producer.context.get(key) not in covered
+        ]
     if spec.get("all"):
         candidates.sort(key=lambda p: (p.context.get("member", 0), p.context.get("this_chunk", 0), p.label))
         for position, producer in enumerate(candidates, start=1):
@@ -556,7 +597,8 @@ def warn_unused_dataset_keys(plan):
     of the config reads: usually a typo or a dataset missing from `datasets`. Checked before
     continuation prunes anything, so inputs that replace datasets do not cause warnings."""
     read = collections.defaultdict(set)
-    for task in plan.tasks.values():
+    # Tasks skipped by their own setting (`skip-if-zero`, in pruned_tasks) did read it.
+    for task in [*plan.tasks.values(), *plan.pruned_tasks.values()]:
         for spec in (task.template.get("args") or {}).values():
             if isinstance(spec, dict) and "by-dataset" in spec:
                 path = fmt(spec["by-dataset"], task.context)
@@ -603,7 +645,11 @@ def _build_plan(raw_json, kinds_dir):
     raw = json.loads(raw_json)
     config = load_training_config(raw)
     templates = load_templates(kinds_dir)
-    plan = Plan(config=config, tasks=instantiate(config, templates), raw=raw)
+    skipped = {}
+    plan = Plan(config=config, tasks=instantiate(config, templates, skipped), raw=raw)
+    for label, task in skipped.items():
+        plan.removed[label] = f"skipped: {task.template['skip-if-zero']} is 0 for {task.context.get('dataset')}"
+        plan.pruned_tasks[label] = task
     original_stages = {task.stage for task in plan.tasks.values()}
     check_worker_classes(plan, templates)
     warn_duplicate_datasets(plan)

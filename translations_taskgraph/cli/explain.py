@@ -200,7 +200,8 @@ def explain_lines(raw, plan, root):
         f"{_count(roles['pipeline'], 'pipeline task')}, {_count(roles['download'], 'download task')}, "
         f"{_count(roles['aggregate'], 'aggregate task')}; {len(plan.removed)} removed "
         f"({counts.get('replaced', 0)} replaced, {counts.get('pruned', 0)} pruned"
-        + (f", {counts['cannot']} cannot be built" if counts.get("cannot") else "") + ")",
+        + (f", {counts['cannot']} cannot be built" if counts.get("cannot") else "")
+        + (f", {counts['skipped']} skipped by a setting of 0" if counts.get("skipped") else "") + ")",
     ]
     notes = [f"warning: {w}" for w in list(warnings) + plan.warnings] + [f"hint: {h}" for h in hints]
     if notes:
