@@ -125,6 +125,17 @@ def test_gpu_steps_run_marian_from_the_pymarian_wheel_on_a_cuda_runtime():
         assert "marian-dev" not in dockerfile(image) and "cmake" not in dockerfile(image)
 
 
+@pytest.mark.parametrize("image", IMAGES)
+def test_the_image_environment_is_the_one_the_run_task_test_uses(image):
+    # HOME is the worker's (git writes its config there after run-task drops to `worker`) and
+    # `python3` is the virtualenv holding requirements/steps.txt.
+    env = dict(re.findall(r"(\w+)=(\S+)", " ".join(args for name, args in instructions(dockerfile(image)) if name == "ENV")))
+    assert env["HOME"] == BUILDS
+    venv = re.search(r"python3 -m venv (\S+)", SETUP_SCRIPT.read_text()).group(1)
+    assert env["PATH"].split(":")[0] == f"{venv}/bin"
+    assert f'{venv}/bin/pip install --no-cache-dir -r "$requirements"' in SETUP_SCRIPT.read_text()
+
+
 def test_the_worker_user_is_the_one_run_task_accepts():
     assert worker_uid() == 1000  # run-task: "user `worker` must have uid=1000"
     assert re.search(r"groupadd --gid 1000 worker", SETUP_SCRIPT.read_text())
@@ -299,8 +310,10 @@ def _run_in_image(world, task, repository, revision, uid, as_worker=False):
     accounts = world / "accounts"
     accounts.mkdir(exist_ok=True)
     passwd, group = accounts / "passwd", accounts / "group"
-    passwd.write_text(Path("/etc/passwd").read_text() + f"worker:x:{uid}:{uid}::{builds}:/bin/bash\n")
-    group.write_text(Path("/etc/group").read_text() + f"worker:x:{uid}:\n")
+    for path, source, entry in ((passwd, "/etc/passwd", f"worker:x:{uid}:{uid}::{builds}:/bin/bash"),
+                                (group, "/etc/group", f"worker:x:{uid}:")):
+        kept = [line for line in Path(source).read_text().splitlines() if not line.startswith("worker:")]
+        path.write_text("\n".join(kept + [entry]) + "\n")
     hidden = _hidden_ancestor(Path(sys.executable).resolve())
     stash = world / "stash"
     stash.mkdir(exist_ok=True)
@@ -313,7 +326,7 @@ def _run_in_image(world, task, repository, revision, uid, as_worker=False):
 
 
 def _namespaces_work():
-    if os.geteuid() != 0:
+    if os.geteuid() != 0 or not (shutil.which("unshare") and shutil.which("setpriv")):
         return False
     probe = subprocess.run(["unshare", "--mount", "--propagation", "private", "true"], capture_output=True)
     return probe.returncode == 0
@@ -321,7 +334,7 @@ def _namespaces_work():
 
 needs_root = pytest.mark.skipif(
     not _namespaces_work(),
-    reason="run-task starts as root in the image; this needs root and mount namespaces (unshare)",
+    reason="run-task starts as root in the image; this needs root, mount namespaces (unshare) and setpriv",
 )
 
 
