@@ -1,11 +1,12 @@
 """Train the SentencePiece vocab on a sample of the parallel corpus.
 
-Inputs: --corpus-prefix P (P.{src}.zst, P.{trg}.zst), --sample-size N (SentencePiece samples N
-sentences of the input, per vocab), --vocab-size, --split-vocab (one vocab per language instead of
-a joint one), --norm-rule (a SentencePiece normalization rule, default nmt_nfkc).
-The corpus is streamed into a plain file in a temporary directory; SentencePiece reads and samples
-it itself. A corpus too small for the vocab size gets the largest vocab it supports (SentencePiece
-without its hard limit) and a note saying so.
+Inputs: --corpus-prefix P (P.{src}.zst, P.{trg}.zst), --sample-size N (N random sentences of
+the input train each vocab), --vocab-size, --split-vocab (one vocab per language instead of a
+joint one), --norm-rule (a SentencePiece normalization rule, default nmt_nfkc).
+The corpus is streamed into a plain file in a temporary directory; SentencePiece samples it
+itself (it only samples above 100 sentences: smaller samples are drawn while streaming). A corpus
+too small for the vocab size gets the largest vocab it supports (SentencePiece without its hard
+limit) and a note saying so.
 
 Artifacts (--output-dir): vocab.{src}.spm and vocab.{trg}.spm — the same file twice for a joint
 vocab, so consumers always find both names.
