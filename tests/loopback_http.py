@@ -1,7 +1,7 @@
 """A real HTTP server on 127.0.0.1 that serves a directory and simulates faults by URL prefix.
 
     /files/NAME                the file NAME of the served directory (404 if absent)
-    /status/CODE/ANY           always answers HTTP CODE (a `Retry-After` of 0)
+    /status/CODE/ANY           always answers HTTP CODE
     /once/CODE/AFTER/KEY/NAME  HTTP CODE with `Retry-After: AFTER` on the first request, then NAME
     /flaky/KEY/NAME            HTTP 500 on the first request for this path, then the file
     /truncated/NAME            announces the full Content-Length, sends half, closes
@@ -42,7 +42,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if route == "files":
             self.send_file(rest)
         elif route == "status":
-            self.send_data(b"simulated error\n", status=int(rest.partition("/")[0]), headers={"Retry-After": "0"})
+            self.send_data(b"simulated error\n", status=int(rest.partition("/")[0]))
         elif route == "once":
             code, after, _key, name = rest.split("/", 3)
             if count == 1:
@@ -166,9 +166,14 @@ class Server:
             return list(self.state.times[url[len(self.base):]])
 
 
+class QuietServer(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        pass  # a client hanging up mid-body (a test of exactly that) is no error of the server
+
+
 def start(root):
     """Start a server for directory `root`; return (server, stop)."""
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd = QuietServer(("127.0.0.1", 0), Handler)
     httpd.daemon_threads = True
     httpd.state = ServerState(root)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)

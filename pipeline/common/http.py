@@ -586,6 +586,8 @@ def download(
         for attempt in range(1, attempts + 1):
             out.seek(0)
             out.truncate()
+            if deadline.expired():
+                raise DownloadError(f"deadline of {deadline.seconds:g}s passed before fetching {shown} ({what})")
             try:
                 result = _Attempt(url, shown, what, out, timeout, deadline, max_bytes, allow_private,
                                   checked_by_parser(name)).run()
