@@ -245,6 +245,9 @@ def test_shapes_a_config_cannot_have_are_one_line_errors(raw, fragment):
 @pytest.mark.parametrize(
     "name, text",
     [
+        ("huge-number", "training_config:\n  experiment:\n    teacher-ensemble: " + "9" * 5000 + "\n"),
+        ("deep-flow", "training_config:\n  experiment: " + "[" * 5000 + "]" * 5000 + "\n"),
+        ("huge-file", "training_config:\n  experiment:\n    name: " + "x" * 300_000 + "\n"),
         ("list", "training_config: [1, 2]\n"),
         ("scalar", "training_config: abc\n"),
         ("nul", 'training_config:\n  experiment:\n    name: "a\\0b"\n'),
@@ -259,7 +262,8 @@ def test_taskgraph_full_reports_bad_training_configs_in_one_line(tmp_path, name,
     assert result.returncode == 1
     assert "Traceback" not in result.stderr and "SECRET" not in result.stderr + result.stdout
     errors = [line for line in result.stderr.splitlines() if "ERROR" in line]
-    assert len(errors) == 1 and "Invalid training_config at " in errors[0], result.stderr
+    assert len(errors) == 1 and ("Invalid training_config at " in errors[0] or "Invalid parameters file" in errors[0])
+    assert len(errors[0]) < 400, errors[0]
 
 
 # ------------------------------------------------------------------------------------------------

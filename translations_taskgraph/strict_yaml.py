@@ -21,6 +21,12 @@ import yaml
 # More nodes than any real config (the largest public config has a few thousand once expanded),
 # far fewer than an alias bomb needs to hurt.
 MAX_EXPANDED_NODES = 200_000
+# Real configs and parameters files are a few kilobytes. PyYAML's pure-Python parser takes seconds
+# per few hundred kilobytes, and time quadratic in the depth of `[`/`{` nesting: both are bounded
+# before parsing, so any file is read or refused in bounded time.
+MAX_CHARACTERS = 256 * 1024
+MAX_FLOW_DEPTH = 64
+MAX_NUMBER_DIGITS = 40  # Python refuses to convert integers of over 4300 digits; no config needs 40
 
 
 class StrictYamlError(ValueError):
@@ -94,6 +100,11 @@ class _StrictLoader(yaml.SafeLoader):
             seen[key] = _line(key_node)
         return super().construct_mapping(node, deep=deep)
 
+    def construct_yaml_int(self, node):
+        if len(node.value) > MAX_NUMBER_DIGITS:
+            self.fail(_line(node), f"a number of more than {MAX_NUMBER_DIGITS} digits ({len(node.value)})")
+        return super().construct_yaml_int(node)
+
     def construct_yaml_float(self, node):
         value = super().construct_yaml_float(node)
         if math.isinf(value) or math.isnan(value):
@@ -137,6 +148,7 @@ _StrictLoader.add_constructor("tag:yaml.org,2002:set", _reject_collection("a !!s
 _StrictLoader.add_constructor("tag:yaml.org,2002:omap", _reject_collection("an !!omap"))
 _StrictLoader.add_constructor("tag:yaml.org,2002:pairs", _reject_collection("!!pairs"))
 _StrictLoader.add_constructor("tag:yaml.org,2002:float", _StrictLoader.construct_yaml_float)
+_StrictLoader.add_constructor("tag:yaml.org,2002:int", _StrictLoader.construct_yaml_int)
 
 
 def _unknown_tag(loader, node):
@@ -154,6 +166,18 @@ def _problem(error):
     return where + " ".join(str(problem).split())
 
 
+def _flow_depth(text):
+    """The deepest nesting of `[`/`{` (an upper bound: brackets in strings count too)."""
+    depth = deepest = 0
+    for char in text:
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}" and depth:
+            depth -= 1
+    return deepest
+
+
 def load_strict_yaml(text, source="<yaml>"):
     """The data of one YAML document (None when it is empty); StrictYamlError on any problem."""
     if isinstance(text, bytes):
@@ -161,6 +185,10 @@ def load_strict_yaml(text, source="<yaml>"):
             text = text.decode("utf-8")
         except UnicodeDecodeError as e:
             raise StrictYamlError(f"{source}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    if len(text) > MAX_CHARACTERS:
+        raise StrictYamlError(f"{source}: {len(text)} characters, more than {MAX_CHARACTERS}: configs are a few kilobytes")
+    if _flow_depth(text) > MAX_FLOW_DEPTH:
+        raise StrictYamlError(f"{source}: nested too deeply (more than {MAX_FLOW_DEPTH} levels of [ and {{)")
     loader = _StrictLoader(text, source)
     try:
         return loader.get_single_data()
@@ -170,6 +198,8 @@ def load_strict_yaml(text, source="<yaml>"):
         raise StrictYamlError(f"{source}: not valid YAML: {_problem(e)}") from None
     except RecursionError:
         raise StrictYamlError(f"{source}: nested too deeply") from None
+    except ValueError as e:  # a value PyYAML's own constructors cannot convert
+        raise StrictYamlError(f"{source}: {' '.join(str(e).split())}") from None
     finally:
         loader.dispose()
 
