@@ -8,31 +8,34 @@ the artifacts its consumers fetch.
 
 import functools
 import http.server
-import io
+import os
 import subprocess
 import sys
 import threading
-import zipfile
 
 import pytest
 from conftest import ROOT, command, generate
+from loopback_http import YML, make_npz, make_spm, make_zst
 
-ZSTD = b"\x28\xb5\x2f\xfd" + b"\x00" * 16
-
-
-def npz():
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("encoder_W.npy", b"\x93NUMPY fake array")
-    return buffer.getvalue()
+ZSTD = make_zst()
 
 
 def content_for(name):
+    """A real file of the kind `name` says: the download verifies each with its parser."""
     if name.endswith(".npz"):
-        return npz()
+        return make_npz()
     if name.endswith(".zst"):
         return ZSTD
+    if name.endswith(".spm"):
+        return make_spm("trg" if ".en." in name else "src")
+    if name.endswith(".yml"):
+        return YML
     return b"content of " + name.encode()
+
+
+def step_env():
+    """The environment of a task: the steps import pipeline.common from the checkout."""
+    return {**{k: v for k, v in os.environ.items() if "proxy" not in k.lower()}, "PYTHONPATH": str(ROOT)}
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +66,7 @@ def run_download(graph, label, output):
     argv = [sys.executable, str(ROOT / argv[1])] + argv[2:]
     argv[argv.index("--output-dir") + 1] = str(output)
     argv += ["--retry-wait", "0"]
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=step_env())
     assert result.returncode == 0, result.stderr
     return sorted(p.name for p in output.iterdir() if p.name != "manifest.json")
 
@@ -118,11 +121,11 @@ def test_corpus_download_publishes_what_the_task_declares(server, tmp_path, corp
 
 def test_vocab_download_publishes_what_the_task_declares(server, tmp_path):
     root, base = server
-    serve(root, "vocab/ru.spm", b"ru vocab")
-    serve(root, "vocab/en.spm", b"en vocab")
+    serve(root, "vocab/ru.spm", make_spm("src"))
+    serve(root, "vocab/en.spm", make_spm("trg"))
     graph = generate({"allow-private-urls": True, "continuation": {"vocab": {"src": f"{base}/vocab/ru.spm", "trg": f"{base}/vocab/en.spm"}}})
     assert run_download(graph, "continuation-vocab-ru-en", tmp_path) == ["vocab.en.spm", "vocab.ru.spm"]
-    assert (tmp_path / "vocab.ru.spm").read_bytes() == b"ru vocab"
+    assert (tmp_path / "vocab.ru.spm").read_bytes() == make_spm("src")
 
 
 def test_a_missing_checkpoint_file_fails_the_continue_download(server, tmp_path):
@@ -130,11 +133,11 @@ def test_a_missing_checkpoint_file_fails_the_continue_download(server, tmp_path)
     for name in MODEL_FILES["continue"]:
         if name != "model.npz.optimizer.npz":
             serve(root, f"models/broken/{name}", content_for(name))
-    serve(root, "models/broken/vocab.spm", b"joint")
+    serve(root, "models/broken/vocab.spm", make_spm())
     graph = generate({"allow-private-urls": True, "continuation": {"models": {"backwards": {"url": f"{base}/models/broken", "mode": "continue"}}}})
     argv = command(graph, "continuation-model-backwards-ru-en")
     argv = [sys.executable, str(ROOT / argv[1])] + argv[2:] + ["--retry-wait", "0"]
     argv[argv.index("--output-dir") + 1] = str(tmp_path)
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=step_env())
     assert result.returncode == 1
     assert "404" in result.stderr and "model.npz.optimizer.npz" in result.stderr
