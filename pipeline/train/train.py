@@ -36,6 +36,7 @@ Artifacts (--output-dir), all published atomically
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import sys
@@ -217,7 +218,7 @@ class Trainer:
         if aligned:
             paths.append(os.path.join(self.data_dir, f"{name}.aln"))
         with write_lines(paths[0]) as src_out, write_lines(paths[1]) as trg_out, \
-                (write_lines(paths[2]) if aligned else _nothing()) as aln_out:
+                (write_lines(paths[2]) if aligned else contextlib.nullcontext()) as aln_out:
             for prefix, alignments in datasets:
                 for src_text, trg_text, alignment in corpus_lines(
                         prefix, self.src, self.trg, alignments if aligned else None, spm_src, spm_trg,
@@ -417,14 +418,6 @@ class Trainer:
         with publish(os.path.join(self.args.output_dir, name + ".decoder.yml")) as partial:
             with open(partial, "w", encoding="utf-8") as stream:
                 yaml.safe_dump(config, stream, sort_keys=False)
-
-
-class _nothing:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
 
 
 def main(argv=None):

@@ -33,7 +33,8 @@ def split_marian_args(argv):
     return argv, []
 
 
-def add_model_args(parser, vocab_required=False):
+def add_model_args(parser):
+    """One model (`--models`, `--vocab-src`, `--vocab-trg`) or an ensemble directory."""
     parser.add_argument("--models", "--model", nargs="+", dest="models", metavar="FILE")
     parser.add_argument("--vocab-src")
     parser.add_argument("--vocab-trg")

@@ -12,7 +12,6 @@ import time
 import sentencepiece
 import yaml
 
-from pipeline.common import marian
 from pipeline.train.corpus import detokenize, map_alignment, token_pieces
 from tests.steps.conftest import (
     ROOT, SRC, TRG, check, error_line, progress_batches, run_step, train_args, updates_logged, write_toy_corpus,
