@@ -129,7 +129,8 @@ def test_gpu_steps_run_marian_from_the_pymarian_wheel_on_a_cuda_runtime():
 def test_the_image_environment_is_the_one_the_run_task_test_uses(image):
     # HOME is the worker's (git writes its config there after run-task drops to `worker`) and
     # `python3` is the virtualenv holding requirements/steps.txt.
-    env = dict(re.findall(r"(\w+)=(\S+)", " ".join(args for name, args in instructions(dockerfile(image)) if name == "ENV")))
+    settings = " ".join(args for name, args in instructions(dockerfile(image)) if name == "ENV")
+    env = dict(re.findall(r"(\w+)=(\S+)", settings))
     assert env["HOME"] == BUILDS
     venv = re.search(r"python3 -m venv (\S+)", SETUP_SCRIPT.read_text()).group(1)
     assert env["PATH"].split(":")[0] == f"{venv}/bin"
@@ -186,7 +187,8 @@ def test_the_steps_import_third_party_packages():
 
 @pytest.mark.parametrize("image", IMAGES)
 def test_every_step_import_is_in_the_image_requirements(image):
-    listed = {requirement_name(line) for name in included_requirements(image) for line in requirement_lines(ROOT / name)}
+    listed = {requirement_name(line)
+              for name in included_requirements(image) for line in requirement_lines(ROOT / name)}
     distributions = importlib.metadata.packages_distributions()
     missing = {}
     for module, files in sorted(step_imports().items()):
@@ -252,8 +254,8 @@ def served(world):
 
 
 def _git(cwd, *args):
-    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "safe.directory=*", *args], cwd=cwd, check=True,
-                          capture_output=True, text=True).stdout.strip()
+    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "safe.directory=*", *args],
+                          cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
 
 
 def _repository_of_this_tree(path, uid):

@@ -253,6 +253,20 @@ def test_the_branch_defaults_to_the_checkout_current_branch(taskcluster, repo, t
     assert ("GET", f"/api/index/v1/task/{route_of(head)}") in taskcluster.requests
 
 
+def test_unpushed_local_commits_are_not_what_runs(taskcluster, repo, tmp_path, capsys, monkeypatch):
+    path, head = repo
+    taskcluster.decision(route_of(head))
+    local = tmp_path / "local"
+    _git(tmp_path, "clone", "-q", "--branch", "dev-launch", str(path), str(local))
+    (local / "README.md").write_text("not pushed\n")
+    _git(local, "commit", "-q", "-am", "local only")
+    monkeypatch.chdir(local)
+    assert launch(config_file(tmp_path)) == 0
+    err = capsys.readouterr().err
+    assert f"the run uses dev-launch as pushed, {head[:12]}" in err
+    assert len(taskcluster.created) == 1
+
+
 def test_a_bad_config_stops_before_any_request_with_the_action_error(taskcluster, repo, tmp_path, capsys):
     path, head = repo
     taskcluster.decision(route_of(head))

@@ -64,6 +64,11 @@ def cmd_launch(args):
         "no --repo given and this checkout has no `origin` remote")
     branch = args.branch or _current_branch()
     revision = _branch_head(repo, branch)
+    on_branch = branch == _git("symbolic-ref", "--quiet", "--short", "HEAD")
+    local = _git("rev-parse", "--verify", "-q", "HEAD") if on_branch else ""
+    if local and local != revision:
+        print(f"note: this checkout is at {local[:12]}; the run uses {branch} as pushed, {revision[:12]}",
+              file=sys.stderr)
     trust_domain = yaml.safe_load((Path(args.root) / "config.yml").read_text())["trust-domain"]
     route = f"{trust_domain}.v2.{project_of(repo)}.revision.{revision}.taskgraph.decision"
     root_url = options["rootUrl"].rstrip("/")
