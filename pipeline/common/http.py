@@ -360,7 +360,8 @@ def _spm_problem(path: str) -> Optional[str]:
     try:
         processor.Load(path)
     except (RuntimeError, OSError, ValueError) as exc:
-        return f"not a SentencePiece model: {' '.join(str(exc).split())[:200]}"
+        detail = " ".join(str(exc).replace(path, "the file").split())[:200]
+        return f"not a SentencePiece model: {detail}"
     if processor.GetPieceSize() == 0:
         return "a SentencePiece model without pieces"
     return None
