@@ -875,9 +875,22 @@ def test_random_hostile_shapes():
 
 # ------------------------------------------------------------------------------------------------
 # (c) Whole graphs of random configs are accepted by Taskcluster.
+GRAPH_DATASETS = [
+    "opus_ada83/v1", "flores_dev", "sacrebleu_wmt19", "mtdata_Statmt-news_commentary_wmt18-13-rus-eng",
+    "url_https://example.com/corpus/[LANG].zst", "opus_" + "long" * 2000 + "/v1", "news-crawl_news.2021",
+    "opus_{task_id}/v1", "mtdata_a:b[1]/c",
+]
+
+
 @st.composite
 def graph_configs(draw):
     config = draw(continuation_configs())
+    if draw(st.booleans()):
+        # A complete config: its own languages and datasets, some of them long or odd.
+        config["experiment"].update({"name": "graph", "src": draw(st.sampled_from(["ru", "zh_hant", "sr_latn_rs"])),
+                                     "trg": "en"})
+        config["datasets"] = {category: draw(st.lists(st.sampled_from(GRAPH_DATASETS), min_size=1, max_size=2))
+                              for category in ("train", "devtest", "test", "mono-src", "mono-trg")}
     if draw(st.booleans()):
         config["experiment"]["name"] = draw(st.text(min_size=1, max_size=40)) if draw(st.booleans()) else "n" * 8192
     if draw(st.booleans()):
