@@ -25,7 +25,9 @@ Before Marian starts, the model resumed or initialised from must fit the vocab: 
 shipped beside it (vocab.{src}.spm, vocab.{trg}.spm) must have the same sha256 as --vocab-src /
 --vocab-trg, and its embedding rows must equal the vocab sizes.
 SIGTERM (spot preemption) is forwarded to Marian, which saves a checkpoint; the checkpoint set is
-then published and the step exits non-zero, so a `continue` run resumes from it.
+then published and the step exits non-zero, so a `continue` run resumes from it. A Taskcluster
+retry of the task (RUN_ID > 0) resumes by itself from the checkpoint set of the latest earlier run
+that published one (fetched from the Queue at TASKCLUSTER_ROOT_URL).
 
 Artifacts (--output-dir), all published atomically
   final.model.npz.best-{metric}.npz (+ .decoder.yml), vocab.{src}.spm, vocab.{trg}.spm, and
@@ -244,6 +246,36 @@ class Trainer:
         return paths
 
     # -- checkpoints -----------------------------------------------------------------------------
+    def earlier_run_checkpoint(self) -> Optional[str]:
+        """A Taskcluster retry (RUN_ID > 0, e.g. after a spot preemption) resumes from the checkpoint
+        set an earlier run of this task published; the directory it was downloaded to, or None."""
+        task_id, run_id = os.environ.get("TASK_ID"), os.environ.get("RUN_ID", "")
+        root = os.environ.get("TASKCLUSTER_ROOT_URL", "").rstrip("/")
+        if not task_id or not run_id.isdigit() or int(run_id) == 0 or not root:
+            return None
+        from pipeline.common.http import NotFound, download
+
+        names = marian.checkpoint_names(self.args.best_model)
+        target = os.path.join(self.work, "earlier-run")
+        for run_number in range(int(run_id) - 1, -1, -1):
+            base = f"{root}/api/queue/v1/task/{task_id}/runs/{run_number}/artifacts/public%2Fbuild%2F"
+            try:
+                for name in names[:4]:
+                    # The worker's own Queue (TASKCLUSTER_ROOT_URL), which may be a local one.
+                    download(base + name, os.path.join(target, name), timeout=120, retries=5, allow_private=True)
+            except NotFound:
+                shutil.rmtree(target, ignore_errors=True)
+                continue
+            for name in names[4:] + [f"vocab.{self.src}.spm", f"vocab.{self.trg}.spm"]:
+                try:
+                    download(base + name, os.path.join(target, name), timeout=120, retries=5, allow_private=True)
+                except NotFound:
+                    pass
+            print(f"train.py: run {run_id} of task {task_id} resumes from the checkpoint run {run_number} "
+                  f"published", file=sys.stderr)
+            return target
+        return None
+
     def restore_checkpoint(self):
         """Put the whole checkpoint set into the model directory under Marian's names."""
         directory = self.args.resume_from
@@ -309,6 +341,12 @@ class Trainer:
         shutil.rmtree(self.work, ignore_errors=True)
         os.makedirs(self.model_dir)
         os.makedirs(self.data_dir)
+        self.from_earlier_run = False
+        if not args.resume_from:
+            earlier = self.earlier_run_checkpoint()
+            if earlier:
+                # The earlier run's checkpoint supersedes the weights it was initialised with.
+                args.resume_from, args.pretrained_model, self.from_earlier_run = earlier, None, True
         self.check_inputs()
         devset = self.write_devset()
         if args.resume_from:
@@ -320,7 +358,9 @@ class Trainer:
         first = 0
         if args.resume_from and len(stages) > 1 and self.stage_of_checkpoint() == stages[-1][0]:
             first = len(stages) - 1
-        self.check_not_finished(stages, first)
+        if self.finished(stages):
+            self.publish_all()
+            return
         for index in range(first, len(stages)):
             name, datasets = stages[index]
             target = self.stage_target(index)
@@ -342,12 +382,17 @@ class Trainer:
             self.run_marian(options, data[:2], devset)
         self.publish_all()
 
-    def check_not_finished(self, stages, first):
+    def finished(self, stages) -> bool:
+        """Whether the resumed checkpoint already reached the last stage's `--after`: an error
+        saying how to extend it, unless this is a retry whose earlier run had trained to the end."""
         progress = self.progress()
         if not progress:
-            return
+            return False
         target = self.stage_target(len(stages) - 1)
         if target and progress.get(target[1], 0) >= target[0]:
+            if self.from_earlier_run:
+                print("train.py: the earlier run had finished training; publishing its checkpoint", file=sys.stderr)
+                return True
             after = self.options["after"][0]
             raise StepError(
                 f"{os.path.join(self.args.resume_from, MODEL + '.progress.yml')}: the checkpoint already reached "
@@ -355,6 +400,7 @@ class Trainer:
                 f"To train on, set a larger `after` in the config's marian-args "
                 f"(e.g. {marian.format_after(progress.get(target[1]) + self.after[0], target[1])})"
             )
+        return False
 
     def run_marian(self, options, train_sets, devset):
         argv = marian.marian_command("train") + render_options(options) + [

@@ -2,11 +2,14 @@
 artifacts, and the continuation contract proven on Marian's own evidence (progress.yml batches,
 its log lines about the optimizer state and the pretrained model)."""
 
+import functools
+import http.server
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import sentencepiece
@@ -166,6 +169,26 @@ def test_sigterm_publishes_the_checkpoint_marian_saved(toy, tmp_path):
             f"vocab.{SRC}.spm", f"vocab.{TRG}.spm"} <= {p.name for p in output.iterdir()}
     assert progress_batches(output) >= 20
     assert not [p for p in output.iterdir() if p.name.startswith(".partial")]
+
+    # A Taskcluster retry (run 1) resumes from what run 0 published, fetched from the Queue.
+    queue = tmp_path / "queue"
+    artifacts = queue / "api/queue/v1/task/TaskA/runs/0/artifacts/public/build"
+    shutil.copytree(output, artifacts)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(queue))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    saved = progress_batches(output)
+    try:
+        retried = check(run_step("pipeline/train/train.py", *student_args(
+            toy, tmp_path / "retry", marian=["--after", f"{saved + 10}u"]),
+            env={"TASK_ID": "TaskA", "RUN_ID": "1", "TASKCLUSTER_ROOT_URL": f"http://127.0.0.1:{server.server_address[1]}"}))
+    finally:
+        server.shutdown()
+    assert "resumes from the checkpoint run 0 published" in retried.stderr
+    assert "Loading Adam parameters" in retried.stderr
+    assert min(updates_logged(retried.stderr)) > saved
+    assert progress_batches(tmp_path / "retry") == saved + 10
 
 
 def test_teacher_two_stage_finetunes_on_the_original_corpus(toy, tmp_path):
