@@ -431,3 +431,23 @@ def test_the_guide_names_the_configured_worker_pools():
 def test_the_readme_links_the_guide_on_its_first_screen():
     readme = (TASKCLUSTER_DIR.parent / "README.md").read_text().splitlines()
     assert any("(docs/taskcluster.md)" in line for line in readme[:30])
+
+
+def test_the_guide_lists_the_scopes_the_generated_tasks_need(default_graph):
+    import re
+
+    row = next(line for line in DOC.splitlines() if line.startswith("| `repo:github.com/<owner>/<repo>:action:generic`"))
+    patterns = []
+    for scope in re.findall(r"`([a-z-]+:[^`]+)`", row.split("|")[2]):
+        pattern = re.escape(scope).replace(re.escape("<level>"), r"\d").replace(re.escape("<project>"), r"[^.]+")
+        patterns.append(re.compile(pattern.replace(re.escape("*"), ".*") + "$"))
+    needed = set()
+    for task in default_graph.tasks.values():
+        definition = task.task
+        if definition.get("workerType") == "succeed":
+            continue
+        needed |= {f"queue:route:{route}" for route in definition.get("routes", [])}
+        needed |= {scope if isinstance(scope, str) else scope["task-reference"] for scope in definition.get("scopes", [])}
+        needed.add(f"queue:create-task:{definition['priority']}:{definition['provisionerId']}/{definition['workerType']}")
+    uncovered = sorted(scope for scope in needed if not any(p.match(scope) for p in patterns))
+    assert not uncovered
