@@ -443,3 +443,15 @@ def test_a_signed_url_is_only_in_the_download_command():
     assert holders == {"continuation-corpus-parallel-ru-en"}
     urls = graph.tasks["continuation-corpus-parallel-ru-en"].attributes["continuation"]["urls"]
     assert "https://storage.example.com/c.ru.zst?***" in urls, urls
+
+
+def test_diff_prints_no_query_string(tmp_path, capsys):
+    base = tmp_path / "base.yml"
+    base.write_text(yaml.safe_dump({"continuation": {"vocab": V}}))
+    new = tmp_path / "new.yml"
+    new.write_text(yaml.safe_dump({"continuation": {"vocab": {
+        "src": "https://example.com/vocab.ru.spm?X-Signature=SECRETSIG", "trg": V["trg"]}}}))
+    assert cli.main(["diff", str(base), str(new)]) == 0
+    out = capsys.readouterr().out
+    assert "https://example.com/vocab.ru.spm?***" in out
+    assert "SECRETSIG" not in out

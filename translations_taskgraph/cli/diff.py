@@ -12,6 +12,7 @@ import difflib
 import json
 from dataclasses import dataclass
 
+from ..training_config import redact
 from .common import load_plan, read_config
 
 _GRAPHS = {}
@@ -212,5 +213,6 @@ def cmd_diff(args):
     base, new = (full_task_graph(raw, args.root) for raw in raws)
     d = diff_graphs(base, new)
     render = diff_markdown if args.markdown else diff_text
-    print("\n".join(render(d, args.base, args.new)))
+    # Commands hold signed URLs as written: print their query strings as `?***` (pull-request comments).
+    print("\n".join(redact(line) for line in render(d, args.base, args.new)))
     return 0
