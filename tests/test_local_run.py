@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT, generate
+from loopback_http import make_spm
 from taskgraph.graph import Graph
 from taskgraph.task import Task
 from taskgraph.taskgraph import TaskGraph
@@ -271,14 +272,15 @@ def vocab_params(path, base):
 
 def test_generated_download_task_runs_and_publishes(tmp_path, served, capsys):
     root, base = served
-    (root / "vocab.ru.spm").write_bytes(b"ru vocab")
-    (root / "vocab.en.spm").write_bytes(b"en vocab")
+    # Real SentencePiece models: the download loads each with SentencePiece before publishing it.
+    (root / "vocab.ru.spm").write_bytes(make_spm("src"))
+    (root / "vocab.en.spm").write_bytes(make_spm("trg"))
     params = vocab_params(tmp_path / "p.yml", base)
     store = tmp_path / "store"
     assert cli_main(["run", str(params), "--store", str(store), "--tasks", "continuation-vocab"]) == 0
     build = store / "continuation-vocab-ru-en/public/build"
-    assert (build / "vocab.ru.spm").read_bytes() == b"ru vocab"
-    assert (build / "vocab.en.spm").read_bytes() == b"en vocab"
+    assert (build / "vocab.ru.spm").read_bytes() == make_spm("src")
+    assert (build / "vocab.en.spm").read_bytes() == make_spm("trg")
     assert json.loads((store / "summary.json").read_text()) == {
         "continuation-vocab-ru-en": json.loads((store / "summary.json").read_text())["continuation-vocab-ru-en"]}
     assert cli_main(["run", str(params), "--store", str(store), "--tasks", "continuation-vocab"]) == 0
