@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import os
 import sys
 from typing import List, Optional
@@ -41,21 +42,19 @@ def main(argv: Optional[List[str]] = None) -> int:
         raise StepError(f"{args.input}: is empty, nothing to translate")
     size = -(-total // args.chunks)
     os.makedirs(args.output_dir, exist_ok=True)
-    with contextlib.ExitStack() as stack:
-        outputs = []
-        for chunk in range(1, args.chunks + 1):
+    # Chunks are contiguous: write them one after the other (one zstd stream open at a time).
+    for chunk in range(1, args.chunks + 1):
+        with contextlib.ExitStack() as stack:
             text = stack.enter_context(write_lines(os.path.join(args.output_dir, f"file.{chunk}.zst")))
             ref = (
                 stack.enter_context(write_lines(os.path.join(args.output_dir, f"file.{chunk}.ref.zst")))
                 if args.reference
                 else None
             )
-            outputs.append((text, ref))
-        for index, (line, reference) in enumerate(records):
-            text, ref = outputs[index // size]
-            text.write(line)
-            if ref is not None:
-                ref.write(reference)
+            for line, reference in itertools.islice(records, size):
+                text.write(line)
+                if ref is not None:
+                    ref.write(reference)
     print(f"split_chunks: {total} lines of {args.input} into {args.chunks} chunks of up to {size}", file=sys.stderr)
     return 0
 
