@@ -967,25 +967,41 @@ def check_shape(raw):
         problem = _string_problem(text)
         if problem:
             raise ConfigError(path, problem, text, True)
-        budget["text"] -= len(text)
+        spend(0, len(text))
+
+    done = {}  # id(container) -> (values, text, height) of a checked one: an alias is not walked again
+
+    def spend(values, text):
+        budget["values"] -= values
+        budget["text"] -= text
+        if budget["values"] < 0:
+            raise ConfigError([], f"more than {MAX_VALUES} values (are YAML aliases expanding it?)")
         if budget["text"] < 0:
             raise ConfigError([], f"more than {MAX_TEXT} characters of text in all")
 
     def walk(node, path, on_path):
-        budget["values"] -= 1
-        if budget["values"] < 0:
-            raise ConfigError([], f"more than {MAX_VALUES} values (are YAML aliases expanding it?)")
+        """Check `node`; return its height (levels of containers, 0 for a scalar)."""
+        spend(1, 0)
         if isinstance(node, str):
-            return string(node, path)
+            string(node, path)
+            return 0
         if not isinstance(node, (dict, list)):
             problem = _type_problem(node)
             if problem:
                 raise ConfigError(path, problem, node, True)
-            return None
+            return 0
+        if id(node) in done:
+            values, text, height = done[id(node)]
+            if len(path) + height > MAX_DEPTH:
+                raise ConfigError(path, f"nested more than {MAX_DEPTH} levels deep")
+            spend(values - 1, text)
+            return height
         if id(node) in on_path:
             raise ConfigError(path, "contains itself (a recursive YAML anchor)")
         if len(path) >= MAX_DEPTH:
             raise ConfigError(path[:MAX_DEPTH], f"nested more than {MAX_DEPTH} levels deep")
+        before = dict(budget)
+        height = 0
         on_path.add(id(node))
         if isinstance(node, dict):
             for key, value in node.items():
@@ -995,12 +1011,13 @@ def check_shape(raw):
                             else f"a {type(key).__name__}")
                     raise ConfigError(path + [key], f"keys must be text, this one is {kind}: quote it")
                 string(key, path + [key])
-                walk(value, path + [key], on_path)
+                height = max(height, walk(value, path + [key], on_path))
         else:
             for index, value in enumerate(node):
-                walk(value, path + [index], on_path)
+                height = max(height, walk(value, path + [index], on_path))
         on_path.discard(id(node))
-        return None
+        done[id(node)] = (before["values"] - budget["values"] + 1, before["text"] - budget["text"], height + 1)
+        return height + 1
 
     walk(raw, [], set())
 
