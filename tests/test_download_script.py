@@ -492,9 +492,12 @@ def test_clean_close_without_length_cutting_a_file_is_caught(server, run, out, n
     assert nothing_published(out)
 
 
-def test_clean_close_without_length_for_an_unparsed_file_is_refused(server, run, out):
-    server.put("nolength.txt", b"x" * 5000)
-    result = run("--file", "n.txt", server.url("nolength", "nolength.txt"))
+@pytest.mark.parametrize("name, data", [("n.txt", b"x" * 5000), ("model.npz.progress.yml", YML),
+                                        ("vocab.spm", make_spm())])
+def test_clean_close_without_length_for_a_format_without_an_end_is_refused(server, run, out, name, data):
+    """A .yml cut short may still parse (`batches: 1` of `batches: 10`): no length, no proof."""
+    server.put(f"nolength-{name}", data)
+    result = run("--file", name, server.url("nolength", f"nolength-{name}"))
     assert result.code == 1
     assert "without Content-Length or chunked encoding" in result.error
     assert nothing_published(out)

@@ -12,7 +12,7 @@ What `download` guarantees:
   the destination's suffix (`verify_file`): SentencePiece loads a `.spm`, a `.yml`/`.yaml` parses to
   a mapping, a `.npz` is a zip of valid `.npy` arrays, `.zst` and `.gz` decompress whole. A body
   delimited only by the server closing the connection cannot prove it is complete, so it is
-  accepted only for files such a parser checks.
+  accepted only for formats that mark their own end (`.npz`, `.zst`, `.gz`).
 - Transient failures are retried with exponential backoff: network errors and timeouts, truncated
   bodies, HTTP 408, 429 and 5xx (honouring `Retry-After`). Other HTTP errors fail at once; 404 is
   `NotFound`, so a caller can try another name.
@@ -388,8 +388,13 @@ CHECKS = {".npz": _npz_problem, ".zst": _zst_problem, ".gz": _gz_problem, ".spm"
           ".yml": _yaml_problem, ".yaml": _yaml_problem}
 
 
-def checked_by_parser(name: str) -> bool:
-    return any(name.endswith(suffix) for suffix in CHECKS)
+# Formats whose parser notices a missing end (a zip's central directory, a zstd or gzip stream's
+# last frame): only these may arrive in a body that ends when the server closes the connection.
+SELF_DELIMITING = (".npz", ".zst", ".gz")
+
+
+def self_delimiting(name: str) -> bool:
+    return name.endswith(SELF_DELIMITING)
 
 
 def verify_file(path: str, name: str) -> Optional[str]:
@@ -451,10 +456,10 @@ def _http_error(code: int, url: str, what: str, headers) -> Exception:
 class _Attempt:
     """One request, its body streamed into `out`."""
 
-    def __init__(self, url, shown, what, out, timeout, deadline, max_bytes, allow_private, checked):
+    def __init__(self, url, shown, what, out, timeout, deadline, max_bytes, allow_private, delimited):
         self.url, self.shown, self.what, self.out = url, shown, what, out
         self.timeout, self.deadline, self.max_bytes = timeout, deadline, max_bytes
-        self.allow_private, self.checked = allow_private, checked
+        self.allow_private, self.delimited = allow_private, delimited
 
     def socket_timeout(self) -> float:
         remaining = self.deadline.remaining()
@@ -547,10 +552,10 @@ class _Attempt:
                 raise self.too_big(f"at least {size}")
             self.out.write(tail)
             digest.update(tail)
-        if not framed and not self.checked:
+        if not framed and not self.delimited:
             raise DownloadError(
                 f"{self.shown} ({self.what}) was sent without Content-Length or chunked encoding, so "
-                "there is no telling whether it arrived whole, and no parser checks its kind of file"
+                "there is no telling whether it arrived whole (only .npz, .zst and .gz files show their own end)"
             )
         return Downloaded(self.shown, size, digest.hexdigest())
 
@@ -591,7 +596,7 @@ def download(
                 raise DownloadError(f"deadline of {deadline.seconds:g}s passed before fetching {shown} ({what})")
             try:
                 result = _Attempt(url, shown, what, out, timeout, deadline, max_bytes, allow_private,
-                                  checked_by_parser(name)).run()
+                                  self_delimiting(name)).run()
                 break
             except _Transient as exc:
                 problem, wait = str(exc), exc.retry_after
