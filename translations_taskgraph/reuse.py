@@ -7,8 +7,9 @@ label. Tasks whose label starts with `start-task-prefix`, and everything downstr
 left out of `existing_tasks` and run again.
 
 A reused task's artifacts flow into this run's models and exports, so only trusted groups are
-reused (`Trust`): the group's decision task (by Taskcluster convention its task id is the group
-id; actions add their tasks to the group they act on) must
+reused (`Trust`): the task that made the group, whose task id is the group id (a push's decision
+task, or the `train` action task, which names its new group after itself; both come from
+.taskcluster.yml) must
 - belong to the same trust domain and ran at the same or a higher level: its `schedulerId` is
   `<trust-domain>-level-<N>`, which only a holder of that level's scopes can create, so a pull
   request (level 1) cannot pass as a level-3 push;
