@@ -8,6 +8,7 @@ or `sr-Latn` are looked up by their language part (`zh`, `sr`).
 
 from __future__ import annotations
 
+import collections
 import functools
 import re
 from typing import Optional
@@ -64,23 +65,43 @@ def base_language(locale: str) -> str:
     return re.split(r"[_-]", locale, maxsplit=1)[0].lower()
 
 
+class _ScriptCounter:
+    """Classifies each distinct character once (letter? in the language's scripts?), then counts
+    a text by its distinct characters: a few microseconds a line instead of two regex scans."""
+
+    def __init__(self, pattern):
+        self.pattern = pattern
+        self.cache = {}
+
+    def share(self, text: str) -> float:
+        letters = wanted = 0
+        cache = self.cache
+        for char, count in collections.Counter(text).items():
+            kind = cache.get(char)
+            if kind is None:
+                kind = cache[char] = (
+                    0 if not _LETTERS.match(char) else 2 if self.pattern.match(char) else 1
+                )
+            if kind:
+                letters += count
+                if kind == 2:
+                    wanted += count
+        return wanted / letters if letters else 0.0
+
+
 @functools.lru_cache(maxsize=None)
-def _script_pattern(language: str):
+def _counter(language: str):
     scripts = SCRIPTS.get(base_language(language))
     if scripts is None:
         return None
-    return regex.compile("[" + "".join(rf"\p{{Script={name}}}" for name in scripts) + "]")
+    pattern = regex.compile("[" + "".join(rf"\p{{Script={name}}}" for name in scripts) + "]")
+    return _ScriptCounter(pattern)
 
 
 def has_script_table(language: str) -> bool:
-    return _script_pattern(language) is not None
+    return _counter(language) is not None
 
 
 def script_share(text: str, language: str) -> Optional[float]:
-    pattern = _script_pattern(language)
-    if pattern is None:
-        return None
-    letters = len(_LETTERS.findall(text))
-    if letters == 0:
-        return 0.0
-    return len(pattern.findall(text)) / letters
+    counter = _counter(language)
+    return None if counter is None else counter.share(text)
