@@ -92,12 +92,14 @@ class LocalRun:
 
     def __init__(self, params, store, *args):
         self.params, self.store = Path(params), Path(store)
+        summary = self.store / "summary.json"
+        if summary.exists():
+            summary.unlink()  # the run before's
         out = io.StringIO()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
             self.code = cli_main(["run", str(params), "--store", str(store), "-j", "2",
                                   "--max-run-time", MAX_RUN_TIME, *args])
         self.output = out.getvalue()
-        summary = self.store / "summary.json"
         self.summary = json.loads(summary.read_text()) if summary.exists() else {}
         # Captured now: a later run in the same store may replace them.
         self.logs = {label: self._read(label, "live.log") for label in self.summary}
@@ -298,7 +300,7 @@ def recipes(tmp_path_factory, toy_run, toy_config, toy_server):
     assert toy_run.code == 0, "the toy run failed: the recipes have nothing to continue from"
     directory = tmp_path_factory.mktemp("recipes")
     store = directory / "store"
-    shutil.copytree(toy_run.store, store, copy_function=os.link, ignore=shutil.ignore_patterns(".*"))
+    shutil.copytree(toy_run.store, store, copy_function=os.link, ignore=shutil.ignore_patterns(".*", "summary.json"))
     results = {}
     with QueueServer.for_store(toy_run.store) as queue:
         published = Published(toy_run, queue)

@@ -28,6 +28,7 @@ from taskgraph.taskgraph import TaskGraph
 
 from translations_taskgraph import local_run
 from translations_taskgraph.cli import main as cli_main
+from translations_taskgraph.cli.run import generate as generate_graph
 from translations_taskgraph.local_queue import QueueServer
 
 RUN_TASK = ["/usr/local/bin/run-task", "--translations-checkout=/builds/worker/checkouts/vcs/", "--task-cwd",
@@ -225,6 +226,19 @@ def test_selection_skips_docker_images_and_aggregates(default_graph):
         for dep in default_graph.tasks[label].dependencies.values():
             if dep in position:
                 assert position[dep] < position[label]
+
+
+@pytest.mark.parametrize("nested", [True, False])
+def test_target_stage_overrides_the_configs(tmp_path, nested):
+    config = {"target-stage": "all-pipeline", "continuation": {"vocab": {"src": "https://example.com/v.ru.spm",
+                                                                          "trg": "https://example.com/v.en.spm"}}}
+    params = tmp_path / "params.yml"
+    params.write_text(json.dumps({"training_config": config} if nested else config))
+    full, targets = generate_graph(ROOT / "taskcluster", params, target_stage="corpus-merge-devset")
+    assert targets == ["corpus-merge-devset-ru-en"]
+    assert "continuation-vocab-ru-en" in full.tasks  # the rest of the config is kept
+    _, targets = generate_graph(ROOT / "taskcluster", params)
+    assert all(label.startswith("all-pipeline") for label in targets)
 
 
 def test_queue_serves_both_artifact_url_forms(tmp_path):

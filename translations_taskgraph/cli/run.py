@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .. import local_run
 from ..local_run import CACHED, COMPLETED, RunError
-from ..parameters import training_config_parameter
+from ..parameters import taskgraph_parameter_names
 from ..training_config import TOP_LEVEL_KEYS
 from .common import CliError
 
@@ -48,11 +48,10 @@ def generate(root, params, target_stage=None):
         parameters = parameters_loader(str(params), strict=False)(graph_config)
         if not target_stage:
             return parameters
-        if set(parameters) & set(TOP_LEVEL_KEYS):  # a training config written at the top level
-            overrides = {"target-stage": target_stage}
+        if set(parameters) & (set(TOP_LEVEL_KEYS) - taskgraph_parameter_names()):
+            overrides = {"target-stage": target_stage}  # a training config written at the top level
         else:
-            config = training_config_parameter(parameters)
-            overrides = {"training_config": {**config, "target-stage": target_stage}}
+            overrides = {"training_config": {**(parameters.get("training_config") or {}), "target-stage": target_stage}}
         return parameters_loader(str(params), strict=False, overrides=overrides)(graph_config)
 
     generator = TaskGraphGenerator(root_dir=str(root), parameters=load)
