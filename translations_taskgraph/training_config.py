@@ -1239,6 +1239,185 @@ def marian_args_origins(raw):
     return result
 
 
+# --------------------------------------------------------------------------------------------
+# Complete configs, Marian options and URL texts (checked when a config is loaded).
+def _incomplete(raw):
+    """The error of a complete config missing its languages or datasets, or None. A complete config
+    is merged over the pipeline defaults, which name no languages and list no datasets: it gives
+    both itself (a config for en -> de never keeps the CI example's ru-en datasets)."""
+    if is_snippet(raw):
+        return None
+    experiment = raw.get("experiment") if isinstance(raw.get("experiment"), dict) else {}
+    if "datasets" not in raw:
+        given = "/".join(key for key in ("src", "trg") if key in experiment)
+        return ConfigError(
+            ["datasets"],
+            f"required: a complete config (it sets experiment.{given}) lists its own train, devtest, test, "
+            f"mono-src and mono-trg datasets ([] for none); the pipeline defaults have none, and only a "
+            f"snippet (no src/trg, no datasets) is previewed on the CI example's",
+        )
+    for key in ("src", "trg"):
+        if key not in experiment:
+            return ConfigError(
+                ["experiment", key],
+                "required: this is a complete config (it lists datasets), so it names its languages: "
+                "experiment.src and experiment.trg",
+            )
+    return None
+
+
+# The pymarian command a marian-args section passes its options to.
+MARIAN_SECTION_COMMANDS = {
+    "training-backward": "train",
+    "training-teacher": "train",
+    "training-student": "train",
+    "training-student-finetuned": "train",
+    "decoding-backward": "decode",
+    "decoding-teacher": "decode",
+}
+
+
+def _check_marian_args(config, raw):
+    """Option names against the options Marian has (data/marian_options.json); a switch takes
+    true. Options set to false or null are removed (false in the result: never passed), inherited
+    ones included."""
+    from . import marian_options  # noqa: PLC0415
+
+    written = (raw.get("marian-args") if isinstance(raw.get("marian-args"), dict) else None) or {}
+    for section, options in config["marian-args"].items():
+        command = MARIAN_SECTION_COMMANDS[section]
+        if section == "decoding-teacher" and config["experiment"]["teacher-decoder"] != "marian":
+            command = None  # another decoder: its own options
+        known = marian_options.options(command) if command else None
+        for option, value in list(options.items()):
+            if value is None or value is False:
+                # Removed: kept as false (never passed), so a stored, reloaded config stays the same.
+                options[option] = False
+                continue
+            if known is None:
+                continue
+            path = ["marian-args", section, option]
+            spec = known.get(option)
+            if spec is None:
+                other = "decode" if command == "train" else "train"
+                if option in marian_options.options(other):
+                    problem = f"is an option of `pymarian {other}`, not of `pymarian {command}`"
+                else:
+                    problem = f"is not an option of `pymarian {command}`"
+                match = difflib.get_close_matches(option, list(known), n=1, cutoff=0.6)
+                hint = f"; did you mean {match[0]!r}?" if match else ""
+                origin = "" if option in (written.get(section) or {}) else " (inherited)"
+                raise ConfigError(path, f"unknown Marian option{origin}: --{option} {problem}{hint}")
+            if spec["type"] is None and value is not True and str(value).lower() not in ("true", "1"):
+                raise ConfigError(
+                    path, f"--{option} is a switch: true passes it, false or null leaves it out", value, True
+                )
+    # One canonical order, whatever the config was merged over: the CI example's options in its
+    # order, then the others by name. Loading a stored (complete) config again, as the decision task
+    # does, passes the options in the order the preview showed.
+    example = _parsed(CI_EXAMPLE_PATH).get("marian-args") or {}
+    for section, options in config["marian-args"].items():
+        order = list(example.get(section) or {})
+        ranked = sorted(options, key=lambda o: (order.index(o), "") if o in order else (len(order), o))
+        config["marian-args"][section] = {option: options[option] for option in ranked}
+
+
+_PLACEHOLDER = re.compile(r"\{[^{}/]*\}|%7B[^/]*?%7D|<[^<>/]*>", re.IGNORECASE)
+_NOT_LOCALES = {"aln", "tok", "icu", "spm", "zst", "txt", "gz", "npz", "bin", "dev", "all"}
+
+
+def continuation_urls(config):
+    """[(key path, URL, is a file)] of every URL in the continuation block."""
+    continuation = config.get("continuation") or {}
+    urls = []
+    vocab = continuation.get("vocab") or {}
+    urls += [(["continuation", "vocab", side], vocab[side], True) for side in ("src", "trg") if side in vocab]
+    for name, corpus in sorted((continuation.get("corpora") or {}).items()):
+        urls += [(["continuation", "corpora", name, key], value, True)
+                 for key, value in sorted(corpus.items()) if key != "sha256"]
+    for name, model in sorted((continuation.get("models") or {}).items()):
+        urls += [(["continuation", "models", name, "urls", i], url, False) for i, url in enumerate(model["urls"])]
+    return urls
+
+
+def placeholder_urls(config):
+    """[(key path, placeholder)] of URLs still holding a placeholder such as `{task_id}`."""
+    found = []
+    for path, url, _file in continuation_urls(config):
+        match = _PLACEHOLDER.search(url)
+        if match:
+            found.append((path, match.group(0)))
+    return found
+
+
+def _url_locale(url):
+    """The locale a file name carries before its extension (`vocab.ja.spm` -> `ja`), or None."""
+    name = urlsplit(url).path.rsplit("/", 1)[-1]
+    name = re.sub(r"%2F", "/", name, flags=re.IGNORECASE).rsplit("/", 1)[-1]
+    parts = name.split(".")
+    if len(parts) < 3 or parts[-1] not in ("spm", "zst", "gz", "txt", "vocab"):
+        return None
+    candidate = parts[-2].lower()
+    if candidate in _NOT_LOCALES or not _LOCALE.fullmatch(candidate):
+        return None
+    return candidate
+
+
+def _check_url_texts(config, base_name, warnings, written):
+    """Placeholders left in a URL are errors in a complete config, warnings in a snippet (only a
+    preview); file names carrying another locale than the experiment's are warnings."""
+    for path, placeholder in placeholder_urls(config):
+        if base_name != CI_EXAMPLE:
+            raise ConfigError(path, f"the URL still holds the placeholder {placeholder}: replace it with the real value")
+        where = ".".join(map(str, _written_path(path, written)))
+        warnings.append(f"{where}: the URL still holds the placeholder {placeholder}: replace it before launching")
+    experiment = config["experiment"]
+    languages = {experiment[side].lower().replace("-", "_").split("_")[0] for side in ("src", "trg")}
+    for path, url, is_file in continuation_urls(config):
+        locale = _url_locale(url) if is_file else None
+        if locale and locale.replace("-", "_").split("_")[0] not in languages:
+            where = ".".join(map(str, _written_path(path, written)))
+            warnings.append(
+                f"{where}: the file name says {locale!r}, but the experiment is "
+                f"{experiment['src']} -> {experiment['trg']}: is it the right file?"
+            )
+
+
+def marian_args_origins(raw):
+    """{section: [(option, value or None if removed, origin)]}: the Marian options a config passes,
+    per section, and where each came from: `config`, `the pipeline defaults` or `the CI example`;
+    options removed by false/null say what they removed."""
+    config = load_training_config(raw, log=False)
+    base_name, _base = config_base(raw)
+    written = (raw or {}).get("marian-args") or {}
+    if base_name == CI_EXAMPLE:
+        layers = [(CI_EXAMPLE, _parsed(CI_EXAMPLE_PATH)), (PIPELINE_DEFAULTS, _parsed(PIPELINE_DEFAULTS_PATH))]
+    else:
+        layers = [(PIPELINE_DEFAULTS, _parsed(PIPELINE_DEFAULTS_PATH))]
+    result = {}
+    for section in MARIAN_SECTION_COMMANDS:
+        rows = []
+        mine = written.get(section) or {}
+        for option, value in config["marian-args"].get(section, {}).items():
+            if value is False:
+                continue  # removed: listed below, from the config
+            origin = "config" if option in mine else next(
+                (name for name, layer in layers if option in ((layer.get("marian-args") or {}).get(section) or {})),
+                "?",
+            )
+            rows.append((option, value, origin))
+        for option, value in mine.items():
+            if value is None or value is False:
+                inherited = next(
+                    (f"{name}'s {layer['marian-args'][section][option]}" for name, layer in layers
+                     if option in ((layer.get("marian-args") or {}).get(section) or {})),
+                    None,
+                )
+                rows.append((option, None, f"removed by the config{f' (was {inherited})' if inherited else ''}"))
+        result[section] = rows
+    return result
+
+
 def load_training_config(raw=None, *, log=True):
     """Merge `raw` over the default config, normalise and validate it; return the result."""
     config, _hints, _warnings, _written = _load(config_json(raw), log)
