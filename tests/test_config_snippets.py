@@ -187,3 +187,24 @@ def test_the_doc_block_with_task_id_placeholders_previews_with_its_warning():
 def test_file_names_carrying_another_locale_warn(continuation, warned):
     _hints, warnings = config_notes({**EN_DE, "continuation": continuation})
     assert warnings == warned
+
+
+@pytest.mark.parametrize("name", [None] + sorted(p.stem for p in PARAMS_DIR.glob("*.yml")))
+def test_the_decision_generates_what_the_preview_showed(name):
+    """The decision task stores the loaded config (complete, so merged over the pipeline defaults
+    when loaded again): every task keeps its command, Marian options and their order included."""
+    from translations_taskgraph.transforms.pipeline_task import render_command
+
+    raw = load_params_file(name) if name else {}
+    preview = plan(raw)
+    if tc.placeholder_urls(preview.config):
+        with pytest.raises(ConfigError, match="the URL still holds the placeholder"):
+            plan(preview.config)
+        return
+    decision = plan(preview.config)
+
+    def commands(pipeline):
+        return {label: render_command(task, pipeline.config) for label, task in pipeline.tasks.items()
+                if "script" in task.template}
+
+    assert commands(decision) == commands(preview)
