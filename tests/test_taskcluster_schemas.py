@@ -45,7 +45,8 @@ PARAMS_FILES = sorted(path.stem for path in PARAMS_DIR.glob("*.yml"))
 LONG_DATASET = "opus_ParaCrawl-Bonus-Wikimedia-Commons-Translations-And-More-Words/v2024-01-01-extended"
 EXTREME_CONFIGS = {
     "long-names": {
-        "experiment": {"src": "zh_hant", "trg": "sr_latn_rs", "teacher-ensemble": 4},
+        # A complete config (it names its languages and datasets): merged over the pipeline defaults.
+        "experiment": {"name": "long-names", "src": "zh_hant", "trg": "sr_latn_rs", "teacher-ensemble": 4},
         "datasets": {category: [LONG_DATASET, "mtdata_Statmt-news_commentary_wmt18-13-rus-eng"]
                      for category in ("train", "devtest", "test", "mono-src", "mono-trg")},
         "taskcluster": {"split-chunks": 20},
