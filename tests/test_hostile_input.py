@@ -54,7 +54,7 @@ from translations_taskgraph.training_config import (
     show_value,
 )
 
-from conftest import KINDS_DIR, flag, PARAMS_DIR, command, generate, load_params_file, plan
+from conftest import KINDS_DIR, flag, PARAMS_DIR, command, complete, generate, load_params_file, plan
 
 SHELLS = {"sh", "bash", "dash", "zsh", "ksh"}
 
@@ -333,8 +333,9 @@ HOSTILE_VALUES = {
 
 
 def test_hostile_values_in_other_strings():
-    config = load_training_config(HOSTILE_VALUES)
-    graph = generate(HOSTILE_VALUES)
+    # A complete config (it lists datasets): the CI example written out, with the hostile values.
+    config = load_training_config(complete(HOSTILE_VALUES))
+    graph = generate(complete(HOSTILE_VALUES))
     commands = _commands(graph)
     everything = json.dumps({label: task.task for label, task in graph.tasks.items()})
 
