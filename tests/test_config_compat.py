@@ -201,7 +201,15 @@ from test_train_action import _run_action, offline_decision  # noqa: E402, F401 
 REUSED = "Q5y2bxTdSZ2I5FLFeusTWg"
 
 
-def test_the_train_action_merges_existing_tasks_of_the_config(offline_decision, tmp_path):
+def test_the_train_action_merges_existing_tasks_of_the_config(offline_decision, tmp_path, monkeypatch):
+    import translations_taskgraph.reuse as reuse
+    from conftest import generate
+    from test_train_action import GROUP_1, FakeQueue, _entry
+
+    # The task comes from a trusted group and was made from this graph's inputs (reuse.py checks).
+    digest = generate({}).tasks["build-vocab-ru-en"].attributes["cached_task"]["digest"]
+    queue = FakeQueue({GROUP_1: [_entry("build-vocab-ru-en", REUSED, digest=digest)]})
+    monkeypatch.setattr(reuse, "get_taskcluster_client", lambda service: queue)
     _run_action(tmp_path, {"target-stage": "build-vocab", "existing_tasks": {"build-vocab-ru-en": REUSED}})
     parameters = offline_decision["artifacts"]["parameters.yml"]
     assert parameters["existing_tasks"] == {"build-vocab-ru-en": REUSED}

@@ -284,7 +284,8 @@ def _decision(level=3, domain="translations", repository=REPOSITORY):
 
 class FakeQueue:
     """queue.listTaskGroup over canned groups, two entries per page, as the real API pages; queue.task
-    answers with the group's decision task (task id = group id), level 3 of this project unless given."""
+    answers with the group's decision task (task id = group id), level 3 of this project unless given,
+    and with the definitions of the groups' tasks."""
 
     def __init__(self, groups, decisions=None):
         self.groups = groups
@@ -293,6 +294,10 @@ class FakeQueue:
 
     def task(self, task_id):
         self.calls.append(("task", task_id))
+        for group_id, entries in self.groups.items():
+            for entry in entries:
+                if entry["status"]["taskId"] == task_id:
+                    return {**entry["task"], "taskGroupId": group_id}
         if task_id not in self.groups:
             raise RuntimeError(f"ResourceNotFound: task {task_id} not found")
         return self.decisions.get(task_id) or _decision()
@@ -473,6 +478,34 @@ def test_reused_tasks_must_carry_the_graph_s_cache_digest():
     # Running the teacher again leaves only the vocab to reuse, and its digest matches.
     config["start-task-prefix"] = "train-teacher-model"
     assert existing_tasks(plan(config), trust, FakeQueue(groups)) == {"build-vocab-ru-en": "vocab2vocab2vocab2voca"}
+
+
+def test_existing_tasks_of_the_config_are_checked_like_groups_and_win():
+    from translations_taskgraph.reuse import existing_tasks
+
+    from conftest import plan
+
+    vocab = "a" * 64
+    groups = {GROUP_1: [_entry("build-vocab-ru-en", "vocab1vocab1vocab1voca", digest=vocab)],
+              GROUP_2: [_entry("build-vocab-ru-en", "vocab2vocab2vocab2voca", digest=vocab)]}
+    trust = _trust(digests={"build-vocab-ru-en": vocab})
+    config = {"previous-group-ids": [GROUP_1], "existing_tasks": {"build-vocab-ru-en": "vocab2vocab2vocab2voca"}}
+    assert existing_tasks(plan(config), trust, FakeQueue(groups)) == {"build-vocab-ru-en": "vocab2vocab2vocab2voca"}
+
+    # A task of a pull request's group, one made from other inputs, one the queue does not know.
+    queue = FakeQueue(groups, decisions={GROUP_2: _decision(level=1)})
+    with pytest.raises(ConfigError) as error:
+        existing_tasks(plan(config), trust, queue)
+    assert str(error.value) == (
+        "Invalid training_config at existing_tasks.build-vocab-ru-en: task vocab2vocab2vocab2voca cannot be reused: "
+        f"its task group {GROUP_2}: its decision task ran at level 1, lower than this run's level 3 "
+        "(a pull request's or a branch's group?)"
+    )
+    with pytest.raises(ConfigError, match="existing_tasks.build-vocab-ru-en: .* was made from other inputs"):
+        existing_tasks(plan(config), _trust(digests={"build-vocab-ru-en": "b" * 64}), FakeQueue(groups))
+    unknown = {**config, "existing_tasks": {"build-vocab-ru-en": "AAAAAAAAAAAAAAAAAAAAAA"}}
+    with pytest.raises(ConfigError, match="task AAAAAAAAAAAAAAAAAAAAAA cannot be reused: it .* cannot be read"):
+        existing_tasks(plan(unknown), trust, FakeQueue(groups))
 
 
 def test_start_task_prefix_must_start_a_label():

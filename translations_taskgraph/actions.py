@@ -63,13 +63,13 @@ def train_action(parameters, graph_config, input, task_group_id, task_id):
     parameters["target_tasks_method"] = TARGET_TASKS_METHOD
     parameters["optimize_target_tasks"] = True
     parameters["tasks_for"] = "action"
-    if plan.config.get("previous-group-ids"):
-        # Reused tasks must match the cache digests of the graph about to be made.
+    if plan.config.get("previous-group-ids") or plan.config.get("existing_tasks"):
+        # The tasks of previous-group-ids, then the config's own `existing_tasks` (the public
+        # pipeline's configs carry it; they win), each from a trusted group and made from the same
+        # inputs (cache digest) as the graph about to be made.
         parameters["existing_tasks"] = existing_tasks(
             plan, Trust.of(parameters, graph_config, cache_digests(graph_config, Parameters(**parameters)))
         )
-    # `existing_tasks` written in the training config (the public pipeline's configs carry it) wins.
-    parameters["existing_tasks"] = {**parameters["existing_tasks"], **(plan.config.get("existing_tasks") or {})}
     parameters = Parameters(**parameters)
 
     with _decision_task_id():

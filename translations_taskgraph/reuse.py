@@ -16,7 +16,8 @@ task, or the `train` action task, which names its new group after itself; both c
 - come from the same project: the base repository recorded in its environment is this run's;
 and every reused task must have been made from the same inputs as the task it stands in for: when
 the graph's task has a cache digest, the reused task's cache index route carries the same digest.
-Anything else is an error naming the group, before anything is created.
+Anything else is an error naming the group, before anything is created. Tasks named one by one in
+the config's `existing_tasks` are checked the same way (the task's own group, its digest).
 
 This asks the Taskcluster queue, so it runs only in the `train` action (the way a training config
 reaches Taskcluster), never during local graph generation. A push's decision task trains the
@@ -61,7 +62,11 @@ class Trust:
         )
 
 
-def _error(group_id, problem):
+class _Untrusted(Exception):
+    """Why a task group (or a task) cannot be reused."""
+
+
+def _group_error(group_id, problem):
     return ConfigError(["previous-group-ids"], f"task group {group_id} cannot be reused: {problem}")
 
 
@@ -72,29 +77,53 @@ def _same_repository(a, b):
     return norm(a) == norm(b)
 
 
-def check_group(group_id, trust, queue):
-    """Raise ConfigError unless `group_id`'s decision task is trusted by `trust`; return its schedulerId."""
+def _read(queue, task_id, what):
     try:
-        decision = queue.task(group_id)
+        return queue.task(task_id)
     except Exception as exc:  # the queue client raises its own error types
-        raise _error(group_id, f"its decision task (task {group_id}) cannot be read: "
-                               f"{' '.join(str(exc).split())[:200]}") from None
+        raise _Untrusted(f"{what} (task {task_id}) cannot be read: {' '.join(str(exc).split())[:160]}") from None
+
+
+def _trusted_scheduler(group_id, trust, queue):
+    """The schedulerId of `group_id` if the task that made it is trusted by `trust`; else _Untrusted."""
+    decision = _read(queue, group_id, "its decision task")
     scheduler = decision.get("schedulerId", "")
     match = SCHEDULER_ID.fullmatch(scheduler)
     if not match or match["domain"] != trust.trust_domain:
-        raise _error(group_id, f"its decision task ran under scheduler {scheduler!r}, not one of trust domain "
-                               f"{trust.trust_domain!r} (another project's group?)")
+        raise _Untrusted(f"its decision task ran under scheduler {scheduler!r}, not one of trust domain "
+                         f"{trust.trust_domain!r} (another project's group?)")
     level = int(match["level"])
     if level < trust.level:
-        raise _error(group_id, f"its decision task ran at level {level}, lower than this run's level "
-                               f"{trust.level} (a pull request's or a branch's group?)")
+        raise _Untrusted(f"its decision task ran at level {level}, lower than this run's level {trust.level} "
+                         "(a pull request's or a branch's group?)")
     env = (decision.get("payload") or {}).get("env") or {}
     repository = env.get(trust.repository_env)
     if not _same_repository(repository, trust.repository):
         shown = repr(repository) if repository else "no repository"
-        raise _error(group_id, f"its decision task names {shown} in {trust.repository_env}, not this project's "
-                               f"{trust.repository}")
+        raise _Untrusted(f"its decision task names {shown} in {trust.repository_env}, not this project's "
+                         f"{trust.repository}")
     return scheduler
+
+
+def _check_task(label, task_id, definition, scheduler, trust):
+    """_Untrusted unless the task ran under its group's scheduler and carries the graph's digest."""
+    if definition.get("schedulerId", scheduler) != scheduler:
+        raise _Untrusted(f"its task {label} ({task_id}) ran under scheduler {definition.get('schedulerId')!r}, "
+                         f"not its decision's {scheduler!r}")
+    wanted = trust.digests.get(label)
+    digest = task_digest(definition)
+    if wanted is not None and digest != wanted:
+        got = f"cache digest {digest[:8]}…" if digest else "no cache digest"
+        raise _Untrusted(f"its task {label} ({task_id}) was made from other inputs ({got}, this graph's "
+                         f"{wanted[:8]}…): rerun it (start-task-prefix) or drop the group")
+
+
+def check_group(group_id, trust, queue):
+    """Raise ConfigError unless `group_id`'s decision task is trusted by `trust`; return its schedulerId."""
+    try:
+        return _trusted_scheduler(group_id, trust, queue)
+    except _Untrusted as exc:
+        raise _group_error(group_id, str(exc)) from None
 
 
 def task_digest(definition):
@@ -126,34 +155,53 @@ def downstream_of(plan, prefix):
     return downstream(plan, [label for label in plan.tasks if label.startswith(prefix)])
 
 
-def existing_tasks(plan, trust, queue=None):
-    """The `existing_tasks` parameter for the plan of a training config, from trusted groups only."""
-    group_ids = plan.config.get("previous-group-ids") or []
-    if not group_ids:
-        return {}
-    queue = queue or get_taskcluster_client("queue")
-    found = {}  # label: (task id, definition, group id)
-    for group_id in group_ids:
+def _from_groups(plan, trust, queue, overridden):
+    """The tasks of previous-group-ids, but those of `overridden` labels (given explicitly)."""
+    found = {}  # label: (task id, definition, group id, scheduler)
+    for group_id in plan.config.get("previous-group-ids") or []:
         scheduler = check_group(group_id, trust, queue)
         tasks = completed_tasks(group_id, queue)
         logger.info(f"reusing {len(tasks)} completed tasks of task group {group_id}")
         for label, (task_id, definition) in tasks.items():
-            if definition.get("schedulerId", scheduler) != scheduler:
-                raise _error(group_id, f"its task {label} ({task_id}) ran under scheduler "
-                                       f"{definition.get('schedulerId')!r}, not its decision's {scheduler!r}")
-            found[label] = (task_id, definition, group_id)
+            if label not in overridden:
+                found[label] = (task_id, definition, group_id, scheduler)
     prefix = plan.config.get("start-task-prefix")
     if prefix and found:
         rerun = downstream_of(plan, prefix)
         logger.info(f"running again {len(rerun)} tasks from {prefix!r} on")
         found = {label: value for label, value in found.items() if label not in rerun}
-    for label, (task_id, definition, group_id) in sorted(found.items()):
-        wanted = trust.digests.get(label)
-        if wanted is None:
-            continue
-        digest = task_digest(definition)
-        if digest != wanted:
-            got = f"cache digest {digest[:8]}…" if digest else "no cache digest"
-            raise _error(group_id, f"its task {label} ({task_id}) was made from other inputs ({got}, this "
-                                   f"graph's {wanted[:8]}…): rerun it (start-task-prefix) or drop the group")
-    return {label: value[0] for label, value in sorted(found.items())}
+    for label, (task_id, definition, group_id, scheduler) in sorted(found.items()):
+        try:
+            _check_task(label, task_id, definition, scheduler, trust)
+        except _Untrusted as exc:
+            raise _group_error(group_id, str(exc)) from None
+    return {label: value[0] for label, value in found.items()}
+
+
+def _explicit(plan, trust, queue):
+    """`existing_tasks` written in the config: each task, its group and its digest are checked alike."""
+    explicit = plan.config.get("existing_tasks") or {}
+    for label, task_id in sorted(explicit.items()):
+        try:
+            definition = _read(queue, task_id, "it")
+            group_id = definition.get("taskGroupId", "")
+            try:
+                scheduler = _trusted_scheduler(group_id, trust, queue)
+            except _Untrusted as exc:
+                raise _Untrusted(f"its task group {group_id}: {exc}") from None
+            _check_task(label, task_id, definition, scheduler, trust)
+        except _Untrusted as exc:
+            raise ConfigError(["existing_tasks", label], f"task {task_id} cannot be reused: {exc}") from None
+    return dict(explicit)
+
+
+def existing_tasks(plan, trust, queue=None):
+    """The `existing_tasks` parameter for the plan of a training config, from trusted groups only:
+    the tasks of `previous-group-ids` (later groups win), then the config's own `existing_tasks`
+    (which win over them, and are checked the same way)."""
+    if not plan.config.get("previous-group-ids") and not plan.config.get("existing_tasks"):
+        return {}
+    queue = queue or get_taskcluster_client("queue")
+    explicit = _explicit(plan, trust, queue)
+    existing = {**_from_groups(plan, trust, queue, set(explicit)), **explicit}
+    return dict(sorted(existing.items()))
