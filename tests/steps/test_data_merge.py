@@ -57,7 +57,7 @@ def test_merge_parallel_max_sentences_is_a_seeded_sample(tmp_path):
         assert positions == sorted(positions)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(["а", "б", "в а", ""]), st.sampled_from(["a", "b", "c d"])), max_size=30),
        st.one_of(st.none(), st.integers(min_value=1, max_value=40)))
 def test_merge_pairs_properties(tmp_path_factory, pairs, max_sentences):
