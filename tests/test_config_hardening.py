@@ -41,7 +41,8 @@ from translations_taskgraph.transforms.proxy import needs_proxy
 from conftest import KINDS_DIR, ROOT, command, generate
 
 V = {"src": "https://example.com/vocab.ru.spm", "trg": "https://example.com/vocab.en.spm"}
-DATASETS = {"train": ["opus_ada83/v1"], "devtest": ["flores_dev"], "test": [], "mono-src": [], "mono-trg": []}
+DATASETS = {"train": ["opus_ada83/v1"], "devtest": ["flores_dev"], "test": [], "mono-src": ["news-crawl_news.2021"],
+            "mono-trg": ["news-crawl_news.2021"]}
 
 
 def complete(experiment=None, **datasets):
@@ -455,3 +456,15 @@ def test_diff_prints_no_query_string(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "https://example.com/vocab.ru.spm?***" in out
     assert "SECRETSIG" not in out
+
+
+def test_warnings_naming_user_keys_are_one_line(caplog):
+    """A key of the config reaches a warning: its control characters cannot forge log lines."""
+    import logging
+
+    raw = complete({"bicleaner": {"default-threshold": 0.5, "dataset-thresholds": {
+        "opus_typo\nERROR - forged": 0.7}}})
+    with caplog.at_level(logging.WARNING):
+        plan(raw)
+    forged = [r.getMessage() for r in caplog.records if "forged" in r.getMessage()]
+    assert forged and all("\n" not in message and "\\n" in message for message in forged), forged
