@@ -747,7 +747,7 @@ QUICK = 300
 def test_random_continuation_configs():
     outcomes = _run_property(continuation_configs(), QUICK, name="continuation configs")
     # Both outcomes are well represented: the strategy is not all-error, nor all-valid.
-    assert outcomes["planned"] >= _scaled(100), outcomes
+    assert outcomes["planned"] >= _scaled(60), outcomes
     assert outcomes["rejected"] >= _scaled(40), outcomes
 
 
