@@ -827,7 +827,8 @@ def test_disk_full_while_downloading_publishes_nothing(server, out):
     proc = run_cli("--output-dir", str(out), "--allow-private-urls", *args, "--file", "big.zst", big,
                    preexec_fn=limit_file_size(8000))
     assert proc.returncode == 1
-    assert len(proc.stderr.splitlines()) == 1 and proc.stderr.startswith("download.py: error: "), proc.stderr
+    assert len(proc.stderr.splitlines()) == 1, proc.stderr
+    assert proc.stderr.startswith("download.py: error: cannot write ") and "big.zst (required file big.zst): File too large" in proc.stderr
     assert list(out.iterdir()) == []
 
 
@@ -837,5 +838,5 @@ def test_disk_full_while_writing_the_manifest_publishes_nothing(server, out):
     args = [arg for i, url in enumerate(urls) for arg in ("--file", f"file-with-a-long-name-{i:03}.yml", url)]
     proc = run_cli("--output-dir", str(out), "--allow-private-urls", *args, preexec_fn=limit_file_size(4096))
     assert proc.returncode == 1, proc.stderr
-    assert "File too large" in proc.stderr
+    assert proc.stderr == f"download.py: error: cannot publish into {out}: File too large\n"
     assert list(out.iterdir()) == []

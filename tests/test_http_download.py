@@ -125,3 +125,10 @@ def test_address_policy():
     for address in ("127.0.0.1", "10.0.0.1", "172.31.255.255", "192.168.0.1", "169.254.169.254", "::1",
                     "fc00::1", "fe80::1", "0.0.0.0", "::ffff:10.0.0.1", "100.64.0.1", "224.0.0.1"):
         assert http.address_problem(address), address
+
+
+def test_a_destination_that_cannot_be_written_is_a_download_error(server, tmp_path):
+    url = server.put("w.yml", YML)
+    (tmp_path / "file").write_text("a file, not a directory")
+    with pytest.raises(DownloadError, match=r"cannot write .*file/sub/w.yml \(w.yml\): "):
+        get(url, tmp_path / "file" / "sub" / "w.yml")

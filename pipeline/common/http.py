@@ -588,40 +588,43 @@ def download(
         deadline = Deadline(deadline)
     name = verify_as or os.path.basename(destination)
     attempts = retries + 1
-    with publish(destination) as partial, open(partial, "wb") as out:
-        for attempt in range(1, attempts + 1):
-            out.seek(0)
-            out.truncate()
-            if deadline.expired():
-                raise DownloadError(f"deadline of {deadline.seconds:g}s passed before fetching {shown} ({what})")
-            try:
-                result = _Attempt(url, shown, what, out, timeout, deadline, max_bytes, allow_private,
-                                  self_delimiting(name)).run()
-                break
-            except _Transient as exc:
-                problem, wait = str(exc), exc.retry_after
-            if attempt == attempts:
-                raise DownloadError(f"{problem} ({what}); gave up after {_plural(attempts, 'attempt')}")
-            if wait is not None and wait > MAX_RETRY_AFTER_SECONDS:
-                raise DownloadError(f"{problem} ({what}); the server asks to retry in {wait:g}s, more than "
-                                    f"the {MAX_RETRY_AFTER_SECONDS:g}s a download waits")
-            wait = backoff(retry_wait, attempt) if wait is None else wait
-            remaining = deadline.remaining()
-            if remaining is not None and wait >= remaining:
-                raise DownloadError(
-                    f"{problem} ({what}); no time left for retry {attempt} of {retries} within the "
-                    f"deadline of {deadline.seconds:g}s (the next try would be in {wait:g}s)"
-                )
-            note(f"{problem} ({what}); retrying in {wait:g}s (attempt {attempt + 1} of {attempts})")
-            time.sleep(wait)
-        out.flush()
-        os.fsync(out.fileno())
-        if sha256 is not None and result.sha256 != sha256.lower():
-            raise DownloadError(f"sha256 mismatch for {what} from {shown}: expected {sha256.lower()}, "
-                                f"got {result.sha256}")
-        problem = verify_file(partial, name)
-        if problem:
-            raise DownloadError(f"invalid {what} from {shown}: {problem}")
+    try:
+        with publish(destination) as partial, open(partial, "wb") as out:
+            for attempt in range(1, attempts + 1):
+                out.seek(0)
+                out.truncate()
+                if deadline.expired():
+                    raise DownloadError(f"deadline of {deadline.seconds:g}s passed before fetching {shown} ({what})")
+                try:
+                    result = _Attempt(url, shown, what, out, timeout, deadline, max_bytes, allow_private,
+                                      self_delimiting(name)).run()
+                    break
+                except _Transient as exc:
+                    problem, wait = str(exc), exc.retry_after
+                if attempt == attempts:
+                    raise DownloadError(f"{problem} ({what}); gave up after {_plural(attempts, 'attempt')}")
+                if wait is not None and wait > MAX_RETRY_AFTER_SECONDS:
+                    raise DownloadError(f"{problem} ({what}); the server asks to retry in {wait:g}s, more than "
+                                        f"the {MAX_RETRY_AFTER_SECONDS:g}s a download waits")
+                wait = backoff(retry_wait, attempt) if wait is None else wait
+                remaining = deadline.remaining()
+                if remaining is not None and wait >= remaining:
+                    raise DownloadError(
+                        f"{problem} ({what}); no time left for retry {attempt} of {retries} within the "
+                        f"deadline of {deadline.seconds:g}s (the next try would be in {wait:g}s)"
+                    )
+                note(f"{problem} ({what}); retrying in {wait:g}s (attempt {attempt + 1} of {attempts})")
+                time.sleep(wait)
+            out.flush()
+            os.fsync(out.fileno())
+            if sha256 is not None and result.sha256 != sha256.lower():
+                raise DownloadError(f"sha256 mismatch for {what} from {shown}: expected {sha256.lower()}, "
+                                    f"got {result.sha256}")
+            problem = verify_file(partial, name)
+            if problem:
+                raise DownloadError(f"invalid {what} from {shown}: {problem}")
+    except OSError as exc:  # local: the destination directory, a full disk (network errors are handled above)
+        raise DownloadError(f"cannot write {destination} ({what}): {exc.strerror or exc}") from None
     return result
 
 

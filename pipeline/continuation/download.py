@@ -328,6 +328,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         pins = check_args(args)
         manifest = download_all(args, pins)
     except (DownloadError, OSError) as exc:  # OSError here is local: output dir, disk space
+        if isinstance(exc, OSError):
+            exc = f"cannot publish into {args.output_dir}: {exc.strerror or exc}"
         message = " ".join(str(exc).split())
         print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
         return 1
