@@ -100,3 +100,29 @@ def test_another_branch_of_the_same_fork_is_another_namespace(branch):
     task = graph(**PULL_REQUEST).tasks["build-vocab-ru-en"]
     other = graph(**{**PULL_REQUEST, "head_ref": branch}).tasks["build-vocab-ru-en"]
     assert cache_routes(task) != cache_routes(other)
+
+
+def test_the_guide_gives_pull_requests_their_routes_and_no_trusted_ones():
+    """docs/taskcluster.md's pull-request role covers what a pull request's graph needs, and grants
+    no route another graph reads (the level routes)."""
+    import re
+
+    from conftest import ROOT
+
+    doc = (ROOT / "docs" / "taskcluster.md").read_text()
+    row = next(line for line in doc.splitlines() if line.startswith("| `repo:github.com/<owner>/<repo>:pull-request`"))
+    patterns = []
+    for scope in re.findall(r"`([a-z-]+:[^`]+)`", row.split("|")[2]):
+        pattern = re.escape(scope).replace(re.escape("<project>"), r"[^.]+").replace(re.escape("*"), ".*")
+        patterns.append(re.compile(pattern + "$"))
+    pull, push = graph(**PULL_REQUEST), graph()
+    needed = set()
+    for task in pull.tasks.values():
+        if task.task.get("workerType") == "succeed":
+            continue
+        needed |= {f"queue:route:{r}" for r in task.task.get("routes", [])}
+        needed |= {s if isinstance(s, str) else s["task-reference"] for s in task.task.get("scopes", [])}
+        needed.add(f"queue:create-task:{task.task['priority']}:{task.task['provisionerId']}/{task.task['workerType']}")
+    assert not sorted(s for s in needed if not any(p.match(s) for p in patterns))
+    trusted = {f"queue:route:index.{r}" for t in cached(push).values() for r in t.optimization["index-search"]}
+    assert trusted and not sorted(s for s in trusted if any(p.match(s) for p in patterns))
