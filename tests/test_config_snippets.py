@@ -208,3 +208,16 @@ def test_the_decision_generates_what_the_preview_showed(name):
                 if "script" in task.template}
 
     assert commands(decision) == commands(preview)
+
+
+def test_launch_refuses_a_placeholder_url_before_contacting_anything(tmp_path, capsys):
+    from translations_taskgraph import cli
+
+    from conftest import TASKCLUSTER_DIR
+
+    path = tmp_path / "snippet.yml"
+    path.write_text(yaml.safe_dump({"continuation": {"models": {"teacher": {"url": TASK_URL, "mode": "use"}}}}))
+    # --dry-run contacts nothing even when the config is fine; the placeholder stops it first.
+    assert cli.main(["--root", str(TASKCLUSTER_DIR), "launch", str(path), "--dry-run"]) == 1
+    assert capsys.readouterr().err == ("error: continuation.models.teacher.url: the URL still holds the placeholder "
+                                       "{task_id}: replace it before launching\n")

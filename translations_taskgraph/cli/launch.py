@@ -28,8 +28,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import yaml
 
+from ..strict_yaml import read_strict_yaml
+from ..training_config import placeholder_urls, written_path
 from .common import CliError, load_plan, read_config
 
 ACTION_NAME = "train"
@@ -51,7 +52,11 @@ def add_parser(sub, parents):
 
 def cmd_launch(args):
     raw = read_config(args.config)
-    load_plan(raw, args.root)  # raises ConfigError: the message the graph and the action would give
+    plan = load_plan(raw, args.root)  # raises ConfigError: the message the graph and the action would give
+    # A snippet's `{task_id}` only warns in a preview; a launch refuses it, as the action would.
+    for path, placeholder in placeholder_urls(plan.config):
+        where = ".".join(map(str, written_path(raw, path)))
+        raise CliError(f"{where}: the URL still holds the placeholder {placeholder}: replace it before launching")
     action_input = copy.deepcopy(raw)
     if args.dry_run:
         print(json.dumps(action_input, indent=2, sort_keys=True, ensure_ascii=False))
@@ -69,7 +74,7 @@ def cmd_launch(args):
     if local and local != revision:
         print(f"note: this checkout is at {local[:12]}; the run uses {branch} as pushed, {revision[:12]}",
               file=sys.stderr)
-    trust_domain = yaml.safe_load((Path(args.root) / "config.yml").read_text())["trust-domain"]
+    trust_domain = read_strict_yaml(Path(args.root) / "config.yml")["trust-domain"]
     route = f"{trust_domain}.v2.{project_of(repo)}.revision.{revision}.taskgraph.decision"
     root_url = options["rootUrl"].rstrip("/")
 
