@@ -38,13 +38,50 @@ def _open_binary(path: str):
         raise StepError(f"{path}: is a directory, expected a file") from None
 
 
+class _ZstdReader(io.RawIOBase):
+    """Decompresses every frame of a zstd stream; a stream cut inside a frame is an error.
+
+    (zstandard's own stream_reader ends quietly at a truncated frame.)
+    """
+
+    def __init__(self, raw, path: str):
+        self._raw, self._path = raw, path
+        self._decompressor = zstandard.ZstdDecompressor()
+        self._frame = self._decompressor.decompressobj()
+        self._in_frame = False
+        self._buffer = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target) -> int:
+        while not self._buffer:
+            block = self._raw.read(1 << 17)
+            if not block:
+                if self._in_frame:
+                    raise StepError(f"{self._path}: truncated zstd stream (the last frame is incomplete)")
+                return 0
+            while block:
+                self._in_frame = True
+                self._buffer += self._frame.decompress(block)
+                if not self._frame.eof:
+                    break
+                block = self._frame.unused_data
+                self._frame = self._decompressor.decompressobj()
+                self._in_frame = False
+        size = min(len(target), len(self._buffer))
+        target[:size] = self._buffer[:size]
+        self._buffer = self._buffer[size:]
+        return size
+
+
 @contextlib.contextmanager
 def open_text(path: str) -> Iterator[io.TextIOBase]:
     """A text stream over a plain, gzip or zstd file (decided by the file's suffix)."""
     raw = _open_binary(path)
     try:
         if path.endswith(".zst"):
-            stream = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
+            stream = io.BufferedReader(_ZstdReader(raw, path), buffer_size=1 << 17)
         elif path.endswith(".gz"):
             stream = gzip.GzipFile(fileobj=raw)
         else:
