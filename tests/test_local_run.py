@@ -16,11 +16,10 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, generate
+from conftest import ROOT
 from loopback_http import make_spm
 from taskgraph.graph import Graph
 from taskgraph.task import Task

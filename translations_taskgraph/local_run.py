@@ -48,7 +48,7 @@ from typing import Callable, Dict, List, Optional
 import slugid
 from taskgraph.util.parameterization import resolve_task_references
 
-from .local_queue import TASK_FILE, QueueServer, completed_tasks, read_task_record
+from .local_queue import TASK_FILE, QueueServer, read_task_record
 
 WORKER_ROOT = "/builds/worker"
 WORK_DIR = ".work"
