@@ -5,7 +5,7 @@
 Writes a toy ru-en corpus of `--lines` short pairs (tests/toydata.py, 3-8 words a side) split
 over two datasets with 10% of the pairs repeated, then runs, each as its own process the way a
 task runs it: clean_parallel on each dataset, merge_parallel over both (with max-sentences at
-90% of the lines, so the seeded sampling runs too), merge_mono on one side, and align.py on the
+80% of the lines, so the seeded sampling runs too), merge_mono on one side, and align.py on the
 merged corpus (tokenization, eflomal both directions, symmetrization, priors). Peak RSS is the
 step process's own maximum resident set (os.wait4), wall time its elapsed time. Not a test:
 numbers depend on the machine.
@@ -60,11 +60,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--workdir")
+    parser.add_argument("--make-corpus", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.make_corpus:
+        make_corpus(Path(args.make_corpus), args.lines)
+        return
     with tempfile.TemporaryDirectory(dir=args.workdir) as work:
         work = Path(work)
         start = time.monotonic()
-        make_corpus(work, args.lines)
+        # In a child process: a forked step process starts with its parent's resident memory in
+        # its peak RSS, so the parent must stay small (the toy corpus is built in memory).
+        subprocess.run([sys.executable, __file__, "--make-corpus", str(work), "--lines", str(args.lines)], check=True)
         print(f"corpus of {args.lines} pairs written in {time.monotonic() - start:.0f} s", file=sys.stderr)
         results = []
         for number in (1, 2):
@@ -72,9 +78,9 @@ def main() -> None:
                                "--src", "ru", "--trg", "en", "--dataset", f"toy_{number}",
                                "--input-prefix", work / "raw" / str(number) / f"toy_{number}",
                                "--output-prefix", work / "clean" / str(number) / f"toy_{number}"))
-        results.append(run(f"merge_parallel ({args.lines} pairs, max {int(args.lines * 0.9)})", "pipeline/clean/merge_parallel.py",
+        results.append(run(f"merge_parallel (both cleaned datasets, max {int(args.lines * 0.8)})", "pipeline/clean/merge_parallel.py",
                            "--src", "ru", "--trg", "en", "--datasets-dir", work / "clean",
-                           "--max-sentences", int(args.lines * 0.9), "--output-prefix", work / "corpus"))
+                           "--max-sentences", int(args.lines * 0.8), "--output-prefix", work / "corpus"))
         results.append(run("merge_mono (the en side, excluding nothing)", "pipeline/clean/merge_mono.py", "--language", "en",
                            "--datasets-dir", work / "clean", "--output", work / "mono.en.zst"))
         results.append(run("align (merged corpus, priors written)", "pipeline/alignments/align.py", "--src", "ru", "--trg", "en",
