@@ -61,7 +61,7 @@ def test_explain_recipe_summary(recipe_explained):
     assert code == 0
     first = out.splitlines()[0]
     assert "ru -> en" in first
-    assert "in the graph 34 pipeline tasks, 4 download tasks, 1 aggregate task; 25 removed (7 replaced, 18 pruned)" in first
+    assert "in the graph 34 pipeline tasks, 4 download tasks, 1 aggregate task; 25 removed (7 replaced, 17 pruned, 1 skipped by a setting of 0)" in first
     # A snippet (a block of the docs): one warning line says it is previewed on the CI example.
     warnings = out.split("Warnings:\n", 1)[1].split("\n\n", 1)[0].splitlines()
     assert warnings == [f"  warning: {SNIPPET_WARNING}"]
@@ -86,7 +86,7 @@ def test_explain_recipe_corpora_replace_and_prune_by_stage(recipe_explained):
     assert "corpus.aln.zst <- https://example.com/parallel.aln.zst" in parallel
     assert "corpus-merge-parallel (1):\n      corpus-merge-parallel-ru-en" in parallel
     assert "corpus-align-parallel (1):\n      corpus-align-parallel-ru-en" in parallel
-    assert "corpus-clean-parallel (7):" in parallel
+    assert "corpus-clean-parallel (6):" in parallel  # the ada83 Bicleaner task is skipped (threshold 0)
     assert "dataset (3):" in parallel
     assert "train-teacher-model-ru-en-1 (corpus)" in parallel
 
@@ -365,7 +365,7 @@ def diff_outputs(tmp_path_factory):
 def test_diff_text(diff_outputs):
     code, out = diff_outputs[()]
     assert code == 0
-    assert "4 added, 25 removed" in out.splitlines()[1]
+    assert "4 added, 24 removed" in out.splitlines()[1]
     added = out[out.index("Added (4):") : out.index("Removed (")]
     assert "  continuation-vocab\n    + continuation-vocab-ru-en" in added
     removed = out[out.index("Removed (") : out.index("Changed (")]
@@ -391,7 +391,7 @@ def test_diff_markdown(diff_outputs):
     assert out.startswith("## Task graph diff:")
     assert "| Stage | Added | Removed | Changed |" in out
     assert "| build-vocab | 0 | 1 | 0 |" in out
-    assert "### Added (4)" in out and "### Removed (25)" in out
+    assert "### Added (4)" in out and "### Removed (24)" in out
     assert "- **continuation-vocab**: `continuation-vocab-ru-en`" in out
     assert "#### train-teacher-model" in out
     assert "  - dependencies: `backtranslations: corpus-align-backtranslations-ru-en -> " in out
