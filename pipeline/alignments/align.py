@@ -28,6 +28,7 @@ import logging
 import os
 import sys
 import tempfile
+import time
 from typing import Iterable, List, Optional, Set, Tuple
 
 import eflomal
@@ -210,11 +211,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         parser.error("--chunk-lines must be at least 1")
     logging.getLogger("eflomal").setLevel(logging.WARNING)
 
+    started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="align-") as workdir:
         chunks, count = tokenize_corpus(read_parallel(src_path, trg_path), args.src, args.trg, workdir, args.chunk_lines)
         if count == 0:
             raise StepError(f"{src_path}: the corpus is empty, nothing to align")
-        print(f"align: tokenized {count} pairs into {len(chunks)} chunk(s)", file=sys.stderr)
+        print(f"align: tokenized {count} pairs into {len(chunks)} chunk(s) in {time.monotonic() - started:.0f}s", file=sys.stderr)
         priors = args.priors
         if priors and not os.path.isfile(priors):
             raise StepError(f"{priors}: no such priors file")
@@ -230,8 +232,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                         _align_chunk(src_words, trg_words, src_words + ".fwd", src_words + ".rev", priors)
             os.unlink(src_words)
             os.unlink(trg_words)
-            print(f"align: aligned chunk {index + 1} of {len(chunks)}", file=sys.stderr)
+            print(f"align: aligned chunk {index + 1} of {len(chunks)} ({time.monotonic() - started:.0f}s)", file=sys.stderr)
         written = symmetrize_to(workdir, chunks, os.path.join(workdir, "aln"))
+        print(f"align: symmetrized ({time.monotonic() - started:.0f}s)", file=sys.stderr)
         if written != count:
             raise StepError(f"eflomal wrote links for {written} of {count} sentences")
         compress_file(os.path.join(workdir, "aln"), f"{args.output_prefix}.aln.zst")
