@@ -67,8 +67,10 @@ def test_false_and_null_remove_an_inherited_option():
     raw = {"marian-args": {"training-teacher": {"after": None, "dim-vocabs": False, "early-stopping": "5"}}}
     argv = command(generate(raw), TEACHER)
     marian = argv[argv.index("--", 2):]
-    assert "--after" not in marian and "--dim-vocabs" not in marian
-    assert marian[-2:] == ["--early-stopping", "5"]
+    # Passed as an explicit removal: the step drops the option from its own preset too.
+    assert marian[marian.index("--after"):][:2] == ["--after", "false"]
+    assert marian[marian.index("--dim-vocabs"):][:2] == ["--dim-vocabs", "false"]
+    assert marian[-4:] == ["--dim-vocabs", "false", "--early-stopping", "5"]
     assert "--disp-freq" in marian  # the rest of the CI example's options stay
     # Kept as false in the loaded config: stored by the decision task and loaded again (as a complete
     # config, over the pipeline defaults), it still removes the option.
@@ -117,7 +119,7 @@ def test_explain_shows_the_marian_options_of_each_stage(tmp_path, capsys):
         "--valid-freq 50 the CI example",
         "--dim-vocabs 1000 1000 the CI example",
         "--early-stopping 5 config",
-        "--after removed by the config (was the CI example's 50u)",
+        "--after false removed by the config (was the CI example's 50u)",
         "--valid-reset-stalled continuation.models.teacher (mode continue)",
     ]
     assert "  decoding-teacher: distillation-mono-src-translate, distillation-parallel-src-translate (4 tasks)" in section
@@ -127,8 +129,8 @@ def test_explain_shows_the_marian_options_of_each_stage(tmp_path, capsys):
                                                                      "mode": "continue", "reset-stalled": True}}}}),
                    TEACHER)
     assert argv[argv.index("--", 2) + 1:] == ["--disp-freq", "1", "--save-freq", "25", "--valid-freq", "50",
-                                              "--dim-vocabs", "1000", "1000", "--early-stopping", "5",
-                                              "--valid-reset-stalled"]
+                                              "--after", "false", "--dim-vocabs", "1000", "1000",
+                                              "--early-stopping", "5", "--valid-reset-stalled"]
 
 
 def test_the_default_options_are_all_real_options():

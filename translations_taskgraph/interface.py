@@ -18,7 +18,9 @@ HEADER = """# Pipeline step interface
 Every pipeline task runs `python3 <script> <named flags> [-- <Marian arguments>]` in the repository
 checkout (the scripts live under `pipeline/` of the repository hosting this plugin). Flags are
 named, never positional; each value is one argv element (config values are never put through a
-shell). Files fetched from upstream tasks are under `/builds/worker/fetches/<upstream name>/`;
+shell). The Marian arguments override the step's preset option by option; `--option false` (a
+config's `marian-args` `option: false` or `null`) removes the option, the preset's included.
+Files fetched from upstream tasks are under `/builds/worker/fetches/<upstream name>/`;
 everything a step writes to `/builds/worker/artifacts` is published as `public/build/<name>`.
 `{src}`/`{trg}` are the experiment's locales, `{best_model}` the best-model metric, `{dataset_file}`
 a dataset's file stem, `{this_chunk}`/`{chunk}` a translation chunk and `{member}` a teacher.

@@ -4,7 +4,8 @@
   (`pymarian train|decode|score|convert|vocab`).
 - `parse_options` / `merge_options` / `render_options`: Marian command-line options as an ordered
   {option: [values]} mapping, so a preset can be overridden option by option by the config's
-  `marian-args` (the later mapping wins; a value `false` removes a switch).
+  `marian-args` (the later mapping wins). `--option false` removes the option, whatever set it (a
+  preset, a step's defaults): the graph renders a config's `option: false` (or null) that way.
 - `run_marian(argv, log_path)`: runs Marian with its output copied to the step's stderr and to a
   log file, under a watchdog timeout (`MARIAN_TIMEOUT` seconds, unset: none), forwarding SIGTERM
   to Marian (which saves a checkpoint with `--sigterm save-and-exit`, Marian's default) and
@@ -86,13 +87,26 @@ def parse_options(argv: Iterable[str]) -> "OrderedDict[str, List[str]]":
     return options
 
 
+REMOVED = "false"
+
+
+def is_removal(values: Iterable[str]) -> bool:
+    """`--option false`: the option is removed (no Marian option takes the lone value `false`)."""
+    return [str(v).lower() for v in values] == [REMOVED]
+
+
+def given(options: Dict[str, List[str]]) -> set:
+    """The options a layer sets (not the ones it removes)."""
+    return {name for name, values in options.items() if not is_removal(values)}
+
+
 def merge_options(*layers: Dict[str, List[str]]) -> "OrderedDict[str, List[str]]":
-    """Later layers override earlier ones option by option; a value of `false` drops a switch."""
+    """Later layers override earlier ones option by option; `--option false` removes the option."""
     merged: "OrderedDict[str, List[str]]" = OrderedDict()
     for layer in layers:
         for name, values in layer.items():
             merged.pop(name, None)
-            if [str(v).lower() for v in values] == ["false"]:
+            if is_removal(values):
                 continue
             merged[name] = [str(v) for v in values]
     return merged
@@ -352,6 +366,9 @@ DECODE_DEFAULTS = {
     "maxi-batch-sort": ["src"], "max-length-factor": ["3"], "max-length-crop": [], "quiet-translation": [],
     "workspace": ["2000"],
 }
+MARIAN_BEAM_SIZE = "12"  # `pymarian decode`'s own default, when a config removes --beam-size
+# Set by the decoding steps from their flags (--nbest is the step's output format).
+DECODE_OWNED = {"models", "m", "vocabs", "v", "input", "i", "output", "o", "n-best"}
 
 
 def decode(models: List[str], vocabs: List[str], input_path: str, output_path: str, work_dir: str,
@@ -363,11 +380,17 @@ def decode(models: List[str], vocabs: List[str], input_path: str, output_path: s
     os.makedirs(work_dir, exist_ok=True)
     plain_in = os.path.join(work_dir, "input.txt")
     plain_out = os.path.join(work_dir, "output.txt")
+    owned = sorted(set(options) & DECODE_OWNED)
+    if owned:
+        raise StepError(f"Marian arguments: --{owned[0]} is set by {prog} from its own flags; remove it")
     lines = decompress_file(input_path, plain_in)
     layers = [DECODE_DEFAULTS]
     if nbest:
-        layers.append({"beam-size": ["8"], "n-best": []})
-    merged = with_devices(merge_options(*layers, options), prog)
+        layers.append({"beam-size": ["8"]})
+    merged = merge_options(*layers, options)
+    if nbest:
+        merged["n-best"] = []
+    merged = with_devices(merged, prog)
     argv = marian_command("decode") + render_options(merged) + [
         "--models", *models, "--vocabs", *vocabs, "--input", plain_in, "--output", plain_out,
     ]
@@ -379,7 +402,7 @@ def decode(models: List[str], vocabs: List[str], input_path: str, output_path: s
     with open(plain_out, "rb") as stream:
         for _ in stream:
             produced += 1
-    expected = lines * int(merged["beam-size"][0]) if nbest else lines
+    expected = lines * int((merged.get("beam-size") or [MARIAN_BEAM_SIZE])[0]) if nbest else lines
     if (nbest and produced > expected) or (not nbest and produced != expected):
         raise StepError(f"{output_path}: Marian produced {produced} lines for {lines} input lines of {input_path}")
     if output_path.endswith((".zst", ".gz")):

@@ -83,9 +83,9 @@ COMMON = {
     "guided-alignment-weight": ["0.1"],
 }
 
-# Only when training on GPUs (real runs). A config cannot switch a preset switch off (`false`
-# removes an option from the config, not from the preset), so the options that would spoil a toy
-# CPU run (a 12 GB workspace; smoothed weights that barely move in 100 updates) are kept out of it.
+# Only when training on GPUs (real runs): on CPU a 12 GB workspace and smoothed weights that barely
+# move in 100 updates would spoil a toy run. A config removes any preset option with `option: false`
+# (the graph passes `--option false`).
 GPU = {"mini-batch-fit": [], "workspace": ["12000"], "sync-sgd": [], "exponential-smoothing": []}
 
 TRANSFORMER_BASE = {
@@ -116,6 +116,9 @@ FINETUNE = {"learn-rate": ["0.0001"], "lr-warmup": ["0"], "lr-decay-inv-sqrt": [
 # Set by this step from its flags; a config that sets them would bypass its checks.
 STEP_OPTIONS = {"model", "m", "train-sets", "t", "vocabs", "v", "valid-sets", "guided-alignment",
                 "log", "valid-log", "pretrained-model", "tsv", "tsv-fields"}
+# Preset options the step relies on: a config cannot remove them.
+STEP_NEEDS_WHY = {"keep-best": "it publishes the best model Marian keeps"}
+STEP_NEEDS = set(STEP_NEEDS_WHY)
 
 
 def parse_args(argv):
@@ -168,7 +171,11 @@ def assemble_options(args, marian_args, joint_vocab):
     owned = sorted(set(config) & STEP_OPTIONS)
     if owned:
         raise StepError(f"Marian arguments: --{owned[0]} is set by train.py from its own flags; remove it")
-    gpus = "cpu-threads" not in config and marian.gpu_count() > 0
+    needed = sorted(STEP_NEEDS & (set(config) - marian.given(config)))
+    if needed:
+        raise StepError(f"Marian arguments: --{needed[0]} false: train.py needs --{needed[0]} "
+                        f"({STEP_NEEDS_WHY[needed[0]]}); remove `{needed[0]}: false` from the config")
+    gpus = "cpu-threads" not in marian.given(config) and marian.gpu_count() > 0
     options = merge_options(preset(args, joint_vocab, gpus), config)
     metrics = options.get("valid-metrics") or [args.best_model] + [m for m in METRICS if m != args.best_model]
     options["valid-metrics"] = [args.best_model] + [m for m in metrics if m != args.best_model]
@@ -194,7 +201,8 @@ class Trainer:
         self.log = os.path.join(self.work, "train.log")
         joint = marian.sha256(args.vocab_src) == marian.sha256(args.vocab_trg)
         self.options = assemble_options(args, marian_args, joint)
-        self.after = marian.parse_after(self.options["after"][0])
+        # `after` removed by the config: Marian's default, no limit (early stopping only).
+        self.after = marian.parse_after((self.options.get("after") or ["0"])[0])
 
     # -- inputs ----------------------------------------------------------------------------------
     def check_inputs(self):

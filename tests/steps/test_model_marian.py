@@ -52,3 +52,27 @@ def test_options_the_step_sets_cannot_come_from_the_config():
     ])
     with pytest.raises(StepError, match="--train-sets is set by train.py"):
         assemble_options(args, marian_args, joint_vocab=True)
+
+
+def test_a_config_cannot_remove_what_the_step_relies_on():
+    args, marian_args = parse_args([
+        "--src", "ru", "--trg", "en", "--vocab-src", "v", "--vocab-trg", "v", "--devset-prefix", "d",
+        "--best-model", "chrf", "--output-dir", "o", "--model-type", "student", "--train-corpus-prefix", "c",
+        "--", "--keep-best", "false",
+    ])
+    with pytest.raises(StepError, match="--keep-best false: train.py needs --keep-best"):
+        assemble_options(args, marian_args, joint_vocab=True)
+
+
+def test_removing_cpu_threads_or_after_is_not_setting_them(monkeypatch):
+    from pipeline.common import marian
+
+    monkeypatch.setattr(marian, "gpu_count", lambda: 2)  # a GPU worker
+    args, marian_args = parse_args([
+        "--src", "ru", "--trg", "en", "--vocab-src", "v", "--vocab-trg", "v", "--devset-prefix", "d",
+        "--best-model", "chrf", "--output-dir", "o", "--model-type", "teacher", "--train-corpus-prefix", "c",
+        "--", "--cpu-threads", "false", "--exponential-smoothing", "false",
+    ])
+    options = assemble_options(args, marian_args, joint_vocab=True)
+    assert options["devices"] == ["0", "1"] and "cpu-threads" not in options
+    assert "mini-batch-fit" in options and "exponential-smoothing" not in options  # GPU preset, minus the removal

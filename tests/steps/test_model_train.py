@@ -206,11 +206,29 @@ def test_teacher_two_stage_finetunes_on_the_original_corpus(toy, tmp_path):
     assert {p.name for p in output.iterdir()} == DECLARED
 
 
+def removal_rendered_by_the_graph(section, options):
+    """The Marian arguments the graph renders for `marian-args.<section>: {option: false, ...}`."""
+    from translations_taskgraph.pipeline import build_plan
+    from translations_taskgraph.transforms.pipeline_task import render_command
+
+    plan = build_plan({"marian-args": {section: {option: False for option in options}}}, str(ROOT / "taskcluster/kinds"))
+    task = next(t for t in plan.tasks.values() if t.template.get("marian-args") == section)
+    argv = render_command(task, plan.config)
+    rendered = argv[argv.index("--") + 1:]
+    return [token for option in options for token in rendered[rendered.index(f"--{option}"):][:2]]
+
+
 def test_backwards_model_translates_trg_to_src(toy, tmp_path):
+    # Also: a config's `false` removes an option the step's preset sets (label smoothing 0.1 and
+    # --lr-report in every preset), end to end: the graph's rendering, then the step on Marian.
+    removed = removal_rendered_by_the_graph("training-teacher", ["label-smoothing", "lr-report"])
+    assert removed == ["--label-smoothing", "false", "--lr-report", "false"]
     output = tmp_path / "backwards"
     check(run_step("pipeline/train/train.py", *train_args(
-        toy, output, "backwards", "--train-corpus-prefix", toy / "corpus", marian=["--after", "10u"])))
+        toy, output, "backwards", "--train-corpus-prefix", toy / "corpus", marian=["--after", "10u", *removed])))
     config = yaml.safe_load((output / "model.npz.yml").read_text())
+    assert config["label-smoothing"] == 0 and config["lr-report"] is False  # Marian's defaults
+    assert config["transformer-dropout"] == 0.1  # the preset's other options stay
     assert [os.path.basename(p) for p in config["train-sets"]] == [f"train.{TRG}", f"train.{SRC}"]
     assert yaml.safe_load((output / "final.model.npz.best-chrf.npz.decoder.yml").read_text())["vocabs"] == [
         f"vocab.{TRG}.spm", f"vocab.{SRC}.spm"]

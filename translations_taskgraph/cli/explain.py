@@ -237,7 +237,8 @@ def marian_lines(raw, plan):
         lines.append(f"  {section}: {where}")
         rows = []
         for option, value, origin in origins[section]:
-            shown = f"--{option}" if value is True or value is None else f"--{option} {value}"
+            # A removed option is passed as `--option false`: the step drops it from its preset too.
+            shown = f"--{option}" if value is True else f"--{option} false" if value is None else f"--{option} {value}"
             rows.append((shown, origin))
         added = collections.defaultdict(list)
         for task in tasks:

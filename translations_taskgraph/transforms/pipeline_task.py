@@ -27,6 +27,8 @@ CACHE_TYPE = "translations.v1"
 MAX_ROUTE_LENGTH = 249
 _FETCH_REF = re.compile(r"\{fetch\[([^\]]+)\]\}")
 DOCKER_IMAGES = {"cpu": "base", "gpu": "train"}
+# The value that tells a step to remove a Marian option (`marian-args: {key: false}` in the config).
+REMOVED_MARIAN_VALUE = "false"
 
 
 @functools.lru_cache(maxsize=None)
@@ -98,7 +100,11 @@ def render_command(task, config):
     marian_args = []
     if template.get("marian-args"):
         for key, value in (config["marian-args"].get(template["marian-args"]) or {}).items():
-            if value is not False:
+            if value is False or value is None:
+                # A removed option reaches the step as `--key false`: the step drops it from its own
+                # preset or defaults too (pipeline.common.marian.merge_options), never passes it on.
+                marian_args += [f"--{key}", REMOVED_MARIAN_VALUE]
+            else:
                 marian_args += [f"--{key}"] + ([] if value is True else str(value).split())
     marian_args += task.extra_marian_args
     if marian_args:
