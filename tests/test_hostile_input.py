@@ -675,6 +675,7 @@ class Outcomes:
         self.counts = collections.Counter()
         self.failures = {}  # signature -> a shortened example
         self.slowest = 0.0
+        self.slowest_example = None
 
     def run(self, check, config):
         def expired(signum, frame):
@@ -699,7 +700,8 @@ class Outcomes:
             signal.alarm(0)
             signal.signal(signal.SIGALRM, previous)
         elapsed = time.monotonic() - start
-        self.slowest = max(self.slowest, elapsed)
+        if elapsed > self.slowest:
+            self.slowest, self.slowest_example = elapsed, show_value(config)
         if elapsed > SLOW_SECONDS and outcome != "hang":
             self.counts[f"over {SLOW_SECONDS} s"] += 1
         self.counts[outcome] += 1
@@ -707,7 +709,7 @@ class Outcomes:
     def summary(self):
         examples = sum(self.counts[k] for k in ("planned", "rejected", "traceback", "hang"))
         counts = ", ".join(f"{key} {value}" for key, value in sorted(self.counts.items()))
-        return f"{self.name}: {examples} examples: {counts}; slowest {self.slowest:.2f} s"
+        return f"{self.name}: {examples} examples: {counts}; slowest {self.slowest:.2f} s ({self.slowest_example})"
 
     def check(self):
         print(self.summary())
