@@ -8,7 +8,7 @@ Marian options after `--` override the decoding defaults.
 Artifacts (--output-dir), with D the file name of P:
   D.metrics.json             {"bleu": …, "chrf": …, "signatures": {…}, "lines": N, "models": […]}
   D.{trg}.translations.zst   the translations, one per source line
-A test set is small: its translations and references are held in memory for sacrebleu.
+BLEU and chrF are sacrebleu's corpus scores, computed from statistics summed while streaming.
 """
 
 from __future__ import annotations
@@ -21,28 +21,43 @@ import sys
 import tempfile
 
 from pipeline.common import marian
-from pipeline.common.io import StepError, publish, read_lines, run
+from pipeline.common.io import StepError, publish, read_parallel, run
 from pipeline.translate.translate import add_model_args, resolve_models, split_marian_args
 
 
-def score(hypotheses_path, references_path):
-    import sacrebleu
+def score(hypotheses_path, references_path, batch_lines=1000):
+    """sacrebleu's corpus BLEU and chrF, streamed: the per-sentence statistics sacrebleu sums for
+    a corpus score are summed batch by batch, so the files are never held in memory."""
+    from sacrebleu.metrics import BLEU, CHRF
 
-    hypotheses = list(read_lines(hypotheses_path))
-    references = list(read_lines(references_path))
-    if len(hypotheses) != len(references):
-        raise StepError(f"{references_path}: {len(references)} references for {len(hypotheses)} translations")
-    if not references:
+    metrics = {"bleu": BLEU(), "chrf": CHRF()}
+    totals = {name: None for name in metrics}
+    count = 0
+    batch = []
+
+    def flush():
+        hypotheses, references = [h for h, _r in batch], [r for _h, r in batch]
+        for name, metric in metrics.items():
+            stats = metric._extract_corpus_statistics(hypotheses, [references])
+            for sentence in stats:
+                totals[name] = list(sentence) if totals[name] is None else [a + b for a, b in zip(totals[name], sentence)]
+        batch.clear()
+
+    for pair in read_parallel(hypotheses_path, references_path):
+        batch.append(pair)
+        count += 1
+        if len(batch) == batch_lines:
+            flush()
+    if batch:
+        flush()
+    if not count:
         raise StepError(f"{references_path}: the test set is empty")
-    bleu = sacrebleu.metrics.BLEU()
-    chrf = sacrebleu.metrics.CHRF()
-    bleu_score = bleu.corpus_score(hypotheses, [references])
-    chrf_score = chrf.corpus_score(hypotheses, [references])
+    scores = {name: metric._compute_score_from_stats(totals[name]) for name, metric in metrics.items()}
     return {
-        "bleu": round(bleu_score.score, 4),
-        "chrf": round(chrf_score.score, 4),
-        "signatures": {"bleu": str(bleu.get_signature()), "chrf": str(chrf.get_signature())},
-        "lines": len(references),
+        "bleu": round(scores["bleu"].score, 4),
+        "chrf": round(scores["chrf"].score, 4),
+        "signatures": {name: str(metric.get_signature()) for name, metric in metrics.items()},
+        "lines": count,
     }
 
 

@@ -123,6 +123,11 @@ def check_metrics(output, dataset, toy):
     assert metrics["chrf"] == round(sacrebleu.corpus_chrf(hypotheses, [references]).score, 4)
     assert metrics["bleu"] == round(sacrebleu.corpus_bleu(hypotheses, [references]).score, 4)
     assert metrics["chrf"] > 5
+    # Streamed in batches (sacrebleu's per-sentence statistics summed): the same corpus scores.
+    from pipeline.eval.eval import score
+
+    batched = score(str(output / f"{dataset}.{TRG}.translations.zst"), str(toy / f"{dataset}.{TRG}.zst"), batch_lines=7)
+    assert (batched["bleu"], batched["chrf"], batched["lines"]) == (metrics["bleu"], metrics["chrf"], metrics["lines"])
     return metrics
 
 
