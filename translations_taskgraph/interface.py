@@ -72,8 +72,14 @@ def _flag(flag, spec):
 
 
 def _artifacts(entries):
-    names = [entry["per-chunk"] if isinstance(entry, dict) else entry for entry in entries]
-    return ", ".join(f"`{name}`" for name in names) or "—"
+    shown = []
+    for entry in entries:
+        if isinstance(entry, dict) and "if-config" in entry:
+            then, otherwise = (", ".join(f"`{name}`" for name in entry[key]) for key in ("then", "else"))
+            shown.append(f"{otherwise} (with config `{entry['if-config']}`: {then})")
+        else:
+            shown.append(f"`{entry['per-chunk'] if isinstance(entry, dict) else entry}`")
+    return ", ".join(shown) or "—"
 
 
 def render(kinds_dir=KINDS_DIR):

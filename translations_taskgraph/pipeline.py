@@ -320,10 +320,14 @@ def instantiate(config, templates, skipped=None):
 
 
 def _artifacts(entries, context, config):
-    """Declared artifact names; `{per-chunk: name}` expands to one name per translation chunk."""
+    """Declared artifact names; `{per-chunk: name}` expands to one name per translation chunk;
+    `{if-config: path, then: [names], else: [names]}` depends on a boolean of the config."""
     names = []
     for entry in entries:
-        if isinstance(entry, dict):
+        if isinstance(entry, dict) and "if-config" in entry:
+            chosen = entry["then"] if config_value(config, entry["if-config"]) else entry["else"]
+            names += [fmt(name, context) for name in chosen]
+        elif isinstance(entry, dict):
             total = config["taskcluster"]["split-chunks"]
             names += [fmt(entry["per-chunk"], {**context, "chunk": i}) for i in range(1, total + 1)]
         else:

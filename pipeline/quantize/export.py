@@ -6,8 +6,10 @@ Inputs: --model (model.intgemm8.bin), --shortlist (text shortlist, .zst), --voca
 
 Artifacts (--output-dir), gzip-compressed:
   model.{src}{trg}.intgemm8.bin.gz, lex.50.50.{src}{trg}.s2t.bin.gz, and the vocab:
-  vocab.{src}{trg}.spm.gz for a joint vocab, srcvocab.{src}{trg}.spm.gz and
-  trgvocab.{src}{trg}.spm.gz for split vocabs.
+  vocab.{src}{trg}.spm.gz for a joint vocab, or with --split-vocab (the config's
+  experiment.spm-vocab-split, which decides the names the graph declares)
+  srcvocab.{src}{trg}.spm.gz and trgvocab.{src}{trg}.spm.gz. Without --split-vocab, two different
+  vocab files are an error (a joint release name cannot hold them).
 --upload-bucket B: also copy them to gs://B/models/{src}-{trg}/ with the `gcloud storage` CLI of
 the image (nothing is uploaded without the flag).
 """
@@ -33,6 +35,7 @@ def main(argv=None):
     parser.add_argument("--shortlist", required=True)
     parser.add_argument("--vocab-src", required=True)
     parser.add_argument("--vocab-trg", required=True)
+    parser.add_argument("--split-vocab", action="store_true")
     parser.add_argument("--output-dir", required=True)
     parser.add_argument("--upload-bucket")
     args = parser.parse_args(argv)
@@ -40,6 +43,9 @@ def main(argv=None):
     for path in (args.model, args.vocab_src, args.vocab_trg):
         if not os.path.isfile(path):
             raise StepError(f"{path}: no such file")
+    if not args.split_vocab and marian.sha256(args.vocab_src) != marian.sha256(args.vocab_trg):
+        raise StepError(f"{args.vocab_trg}: differs from {args.vocab_src}, but the release has one joint vocab "
+                        f"(vocab.{pair}.spm.gz); set experiment.spm-vocab-split: true for split vocabs")
     work = tempfile.mkdtemp(prefix="export-")
     published = []
     try:
@@ -52,10 +58,10 @@ def main(argv=None):
             "--vocabs", args.vocab_src, args.vocab_trg,
         ], None, what="Marian shortlist conversion")
         files = [(args.model, f"model.{pair}.intgemm8.bin.gz"), (lex_bin, f"lex.50.50.{pair}.s2t.bin.gz")]
-        if marian.sha256(args.vocab_src) == marian.sha256(args.vocab_trg):
-            files.append((args.vocab_src, f"vocab.{pair}.spm.gz"))
-        else:
+        if args.split_vocab:
             files += [(args.vocab_src, f"srcvocab.{pair}.spm.gz"), (args.vocab_trg, f"trgvocab.{pair}.spm.gz")]
+        else:
+            files.append((args.vocab_src, f"vocab.{pair}.spm.gz"))
         for source, name in files:
             target = os.path.join(args.output_dir, name)
             compress_file(source, target)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from pipeline.common.io import read_lines
-from tests.steps.conftest import SRC, TRG, check, error_line, run_step
+from tests.steps.conftest import ROOT, SRC, TRG, check, error_line, run_step
 
 BEST = "final.model.npz.best-chrf.npz"
 
@@ -79,6 +79,40 @@ def test_export_publishes_release_names(quantized, shortlist, student, tmp_path)
         (student / f"vocab.{SRC}.spm").read_bytes()
     lex = gzip.decompress((tmp_path / f"lex.50.50.{pair}.s2t.bin.gz").read_bytes())
     assert len(lex) > 8  # Marian's binary shortlist (magic number first)
+
+
+def export_task(changes):
+    """The export task the graph plans for a config snippet: (its step flags, declared artifacts)."""
+    from translations_taskgraph.pipeline import build_plan
+    from translations_taskgraph.transforms.pipeline_task import render_command
+
+    plan = build_plan(changes, str(ROOT / "taskcluster/kinds"))
+    task = next(t for t in plan.tasks.values() if t.template.get("script") == "pipeline/quantize/export.py")
+    return render_command(task, plan.config), set(task.artifacts)
+
+
+@pytest.mark.parametrize("split", [False, True])
+def test_export_publishes_what_the_graph_declares(split, quantized, shortlist, student, toy, tmp_path):
+    argv, declared = export_task({"experiment": {"spm-vocab-split": split}})
+    vocab_trg = student / f"vocab.{TRG}.spm"
+    if split:  # a target vocab of its own
+        check(run_step("pipeline/train/spm_vocab.py", "--src", SRC, "--trg", TRG, "--corpus-prefix", toy / "corpus",
+                       "--sample-size", 300, "--vocab-size", 100, "--split-vocab", "--output-dir", tmp_path / "vocab"))
+        vocab_trg = tmp_path / "vocab" / f"vocab.{TRG}.spm"
+    flags = ["--split-vocab"] if "--split-vocab" in argv else []
+    assert bool(flags) == split
+    check(run_step("pipeline/quantize/export.py", "--src", SRC, "--trg", TRG, *flags,
+                   "--model", quantized[0] / "model.intgemm8.bin", "--shortlist", shortlist,
+                   "--vocab-src", student / f"vocab.{SRC}.spm", "--vocab-trg", vocab_trg, "--output-dir", tmp_path / "out"))
+    assert {p.name for p in (tmp_path / "out").iterdir()} == declared
+    if split:
+        assert gzip.decompress((tmp_path / "out" / f"trgvocab.{SRC}{TRG}.spm.gz").read_bytes()) == vocab_trg.read_bytes()
+        # Without the flag, two vocabs cannot take the joint release name.
+        line = error_line(run_step("pipeline/quantize/export.py", "--src", SRC, "--trg", TRG,
+                                   "--model", quantized[0] / "model.intgemm8.bin", "--shortlist", shortlist,
+                                   "--vocab-src", student / f"vocab.{SRC}.spm", "--vocab-trg", vocab_trg,
+                                   "--output-dir", tmp_path / "joint"))
+        assert f"{vocab_trg}: differs from {student}/vocab.{SRC}.spm" in line and "spm-vocab-split" in line
 
 
 def test_export_upload_needs_a_tool_and_says_so(quantized, shortlist, student, tmp_path):
