@@ -70,6 +70,7 @@ def test_generation_fails_on_a_broken_kind(tmp_path):
     """A kind that fetches what its upstream never publishes stops `taskgraph full`."""
     root = tmp_path / "taskcluster"
     shutil.copytree(ROOT / "taskcluster", root)
+    shutil.copytree(ROOT / "requirements", tmp_path / "requirements")  # the images' contexts include it
     kind = root / "kinds" / "build-vocab" / "kind.yml"
     kind.write_text(kind.read_text().replace('["corpus.{src}.zst", "corpus.{trg}.zst"]', '["corpus.{src}.gz"]'))
     env = {**os.environ, "TASKGRAPH_SERIAL": "1", "TASKCLUSTER_ROOT_URL": "https://tc.example.com"}
