@@ -138,8 +138,10 @@ def _timeout_seconds(timeout: Optional[float]) -> Optional[float]:
 
 
 def run_marian(argv: List[str], log_path: Optional[str] = None, *, timeout: Optional[float] = None,
-               what: str = "Marian", stdin=None, stdout=None) -> None:
-    """Run Marian; its stderr goes to our stderr and to `log_path`. Failure is a StepError.
+               what: str = "Marian", stdin=None, stdout=None, marian_log: Optional[str] = None) -> None:
+    """Run Marian; its stderr goes to our stderr and to `log_path`. Failure is a StepError: one
+    line with Marian's own error line and the log to read (`log_path`, or `marian_log`, the file
+    Marian writes with its --log).
 
     SIGTERM during the run is forwarded to Marian; when Marian has exited, MarianTerminated is
     raised so the caller can publish what Marian saved.
@@ -186,10 +188,21 @@ def run_marian(argv: List[str], log_path: Optional[str] = None, *, timeout: Opti
         sys.stderr.flush()
     if terminated.is_set():
         raise MarianTerminated()
+    log_hint = log_path or (marian_log if marian_log and os.path.exists(marian_log) else None)
+    where = f" (log: {log_hint})" if log_hint else " (Marian's output is above)"
     if timed_out:
-        raise MarianFailed(f"{what}: no result after {limit:g} s (watchdog MARIAN_TIMEOUT); killed")
-    if process.returncode != 0:
-        raise MarianFailed(f"{what} failed with exit status {process.returncode}: {marian_error(tail)}")
+        raise MarianFailed(f"{what}: no result after {limit:g} s (watchdog MARIAN_TIMEOUT); killed{where}")
+    code = process.returncode
+    if code != 0:
+        status = f"killed by {_signal_name(-code)}" if code < 0 else f"exit status {code}"
+        raise MarianFailed(f"{what} failed ({status}): {marian_error(tail)}{where}")
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 def marian_error(tail: List[str]) -> str:

@@ -421,7 +421,7 @@ class Trainer:
         if self.args.pretrained_model and not os.path.exists(os.path.join(self.model_dir, MODEL)):
             argv += ["--pretrained-model", self.args.pretrained_model]
         try:
-            marian.run_marian(argv, None, what="Marian training")
+            marian.run_marian(argv, None, what="Marian training", marian_log=self.log)
         except marian.MarianTerminated:
             self.publish_all(interrupted=True)
             progress = self.progress() or {}

@@ -237,7 +237,15 @@ def test_backwards_model_translates_trg_to_src(toy, tmp_path):
 def test_marian_failure_is_one_line(toy, tmp_path):
     line = error_line(run_step("pipeline/train/train.py", *student_args(toy, tmp_path / "out",
                                                                         marian=["--no-such-option", "1"])))
-    assert "Marian training failed" in line and "--no-such-option" in line
+    assert "Marian training failed (exit status 109)" in line and "--no-such-option" in line
+    assert "(Marian's output is above)" in line  # it failed before it opened its log
+    # A failure after Marian opened its log names the log, which holds Marian's error.
+    line = error_line(run_step("pipeline/train/train.py", *student_args(toy, tmp_path / "out",
+                                                                        marian=["--type", "no-such-model"])))
+    assert "Marian training failed (" in line and "no-such-model" in line
+    log = line.rsplit("(log: ", 1)[1].rstrip(")")
+    assert os.path.isfile(log) and "no-such-model" in open(log).read()
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
 
 
 def test_corrupt_alignments_are_one_line_naming_the_file(toy, tmp_path):
