@@ -346,3 +346,15 @@ def test_ctrl_c_leaves_nothing_half_published(tmp_path, signum):
     while connection.recv(4096):
         pass
     connection.close()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-j", "0"], "-j must be at least 1"),
+    (["--max-run-time", "-1"], "--max-run-time must be a positive number"),
+    (["--tasks", "("], "--tasks: bad regular expression"),
+])
+def test_cli_usage_errors_are_one_line(tmp_path, capsys, args, message):
+    params = vocab_params(tmp_path / "p.yml", "https://example.com")
+    assert cli_main(["run", str(params), "--store", str(tmp_path / "s"), *args]) == 1
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()

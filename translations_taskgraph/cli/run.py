@@ -9,6 +9,7 @@ otherwise (or on a bad config), 130 when interrupted.
 """
 
 import contextlib
+import math
 import os
 import re
 import signal
@@ -62,6 +63,8 @@ def generate(root, params, target_stage=None):
 def cmd_run(args):
     if args.jobs < 1:
         raise CliError("-j must be at least 1")
+    if args.max_run_time is not None and not (math.isfinite(args.max_run_time) and args.max_run_time > 0):
+        raise CliError("--max-run-time must be a positive number of seconds")
     if not Path(args.params).is_file():
         raise CliError(f"{args.params}: no such parameters file")
     full, targets = generate(args.root, args.params, args.target_stage)
