@@ -40,6 +40,7 @@ def main(argv=None):
     for path in (args.model, args.vocab_src, args.vocab_trg):
         if not os.path.isfile(path):
             raise StepError(f"{path}: no such file")
+    marian.check_decoder_vocabs(args.model, [args.vocab_src, args.vocab_trg])
     work = tempfile.mkdtemp(prefix="score-")
     try:
         # The backwards model reads the translations ({trg}) and scores the sources ({src}).

@@ -396,6 +396,8 @@ def decode(models: List[str], vocabs: List[str], input_path: str, output_path: s
     owned = sorted(set(options) & DECODE_OWNED)
     if owned:
         raise StepError(f"Marian arguments: --{owned[0]} is set by {prog} from its own flags; remove it")
+    for model in models:
+        check_decoder_vocabs(model, vocabs)
     lines = decompress_file(input_path, plain_in)
     layers = [DECODE_DEFAULTS]
     if nbest:
@@ -426,6 +428,19 @@ def decode(models: List[str], vocabs: List[str], input_path: str, output_path: s
         with publish(output_path) as partial:
             shutil.copyfile(plain_out, partial)
     return lines
+
+
+def check_decoder_vocabs(model: str, vocabs: List[str]) -> None:
+    """A vocab with fewer pieces than the model's embedding rows makes Marian's decoder crash or
+    segfault mid-run: refuse it first, naming both files (`.npz` models; a converted `.bin` is
+    checked at its quantization)."""
+    if not model.endswith(".npz"):
+        return
+    for rows, vocab, side in zip(embedding_sizes(model), vocabs, ("source", "target")):
+        size = spm_size(vocab)
+        if size < rows:
+            raise StepError(f"{vocab}: has {size} pieces but the {side} embeddings of {model} have {rows} rows; "
+                            f"decode with the vocab the model was trained with")
 
 
 def natural_key(text: str):

@@ -66,6 +66,21 @@ def test_ensemble_members_with_different_vocabs_are_refused(teachers, toy, tmp_p
     assert not (tmp_path / "out.zst").exists()
 
 
+def test_translate_refuses_a_smaller_vocab_before_marian_crashes(student, toy, tmp_path):
+    check(run_step("pipeline/train/spm_vocab.py", "--src", SRC, "--trg", TRG, "--corpus-prefix", toy / "corpus",
+                   "--sample-size", 300, "--vocab-size", 150, "--output-dir", tmp_path / "vocab"))
+    small = tmp_path / "vocab" / f"vocab.{TRG}.spm"
+    line = error_line(run_step("pipeline/translate/translate.py", "--input", toy / f"devset.{SRC}.zst",
+                               "--models", student / BEST, "--vocab-src", student / f"vocab.{SRC}.spm",
+                               "--vocab-trg", small, "--output", tmp_path / "out.zst", *CPU))
+    assert f"{small}: has 150 pieces but the target embeddings of {student}/{BEST} have 200 rows" in line
+    assert not (tmp_path / "out.zst").exists()
+    line = error_line(run_step("pipeline/cefilter/score.py", "--model", student / BEST, "--vocab-src",
+                               student / f"vocab.{SRC}.spm", "--vocab-trg", small, "--corpus-prefix", toy / "devset",
+                               "--src", TRG, "--trg", SRC, "--output", tmp_path / "scores.txt", *CPU))
+    assert f"{small}: has 150 pieces but the target embeddings of {student}/{BEST} have 200 rows" in line
+
+
 def test_other_decoders_are_a_clear_error(teachers, toy, tmp_path):
     line = error_line(run_step("pipeline/translate/translate.py", "--input", toy / f"devset.{SRC}.zst",
                                "--models-dir", teachers, "--model-name", BEST, "--src", SRC, "--trg", TRG,
