@@ -14,19 +14,18 @@ not read are reported in one line.
 import copy
 import difflib
 import functools
-import json
 import logging
 import os
 import subprocess
 from typing import Any, Optional
 
 import taskgraph.parameters as taskgraph_parameters
-import yaml
 from taskgraph.parameters import extend_parameters_schema
 from taskgraph.util.schema import Schema, SchemaValidationError
 
 from .optimize import PREVIEW_STRATEGIES_PATH
 from .pipeline import build_plan
+from .strict_yaml import StrictYamlError, read_strict_yaml
 from .training_config import NESTED_KEY_PARENTS, TOP_LEVEL_KEYS, ConfigError, default_training_config
 
 # Used when the checkout has no remote taskgraph can link task sources to (none, a local path...).
@@ -110,6 +109,26 @@ def _check_misplaced_keys(params):
         match = difflib.get_close_matches(str(key), TOP_LEVEL_KEYS, n=1, cutoff=0.8)
         if match:
             raise ConfigError([key], f"unknown parameter; did you mean the training-config key {match[0]!r}?")
+    check_parameter_spelling(params)
+
+
+def check_parameter_spelling(params):
+    """`training-config`, `Training_config`, `trainig_config`: taskgraph would ignore the key and
+    generate the default graph. A near miss of a parameter name is an error with a suggestion."""
+    names = taskgraph_parameter_names()
+    spelled = {_spelling(name): name for name in sorted(names)}
+    for key in params:
+        if key in names or key in TOP_LEVEL_KEYS:
+            continue
+        near = difflib.get_close_matches(_spelling(key), list(spelled), n=1, cutoff=0.8)
+        match = spelled.get(_spelling(key)) or (spelled[near[0]] if near else None)
+        if match:
+            raise ConfigError([key], f"unknown parameter; did you mean {match!r}?")
+
+
+def _spelling(key):
+    """A parameter name without case and with `-` or spaces read as `_`."""
+    return str(key).lower().replace("-", "_").replace(" ", "_")
 
 
 def training_config_parameter(params):
@@ -122,7 +141,8 @@ def training_config_parameter(params):
     _check_misplaced_keys(params)
     raw = params.get("training_config")
     raw = {} if raw is None else raw  # `[]`, `false`, `""` are not mappings: the loader says so
-    loose = {key: params[key] for key in TOP_LEVEL_KEYS if key in params}
+    # `existing_tasks` is a taskgraph parameter too: at the top level it is taskgraph's.
+    loose = {key: params[key] for key in TOP_LEVEL_KEYS if key in params and key not in taskgraph_parameter_names()}
     if not loose:
         return raw
     if not isinstance(raw, dict):
@@ -151,10 +171,10 @@ def _parameters_file_problem(path):
     if not path.endswith((".yml", ".json")):
         return "parameters files must end in .yml or .json"
     try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f) if path.endswith(".json") else yaml.safe_load(f)
-    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as e:
-        return f"cannot read it: {' '.join(str(e).split())}"
+        # JSON is YAML: one strict reading for both (duplicate keys, dates, ... are errors).
+        data = read_strict_yaml(path)
+    except StrictYamlError as e:
+        return str(e).removeprefix(f"{path}: ")
     if data is None:
         return "empty"
     if not isinstance(data, dict):
