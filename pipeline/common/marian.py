@@ -430,17 +430,32 @@ def decode(models: List[str], vocabs: List[str], input_path: str, output_path: s
     return lines
 
 
+def model_dim_vocabs(path: str) -> List[int]:
+    """The `dim-vocabs` Marian stored in a model's own config (`special:model.yml`), or []."""
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open("special:model.yml.npy") as member:
+            text = bytes(np.lib.format.read_array(member, allow_pickle=False)).decode("utf-8", "replace")
+        config = yaml.safe_load(text.rstrip("\x00")) or {}
+    except (KeyError, OSError, ValueError, zipfile.BadZipFile, yaml.YAMLError):
+        return []
+    values = config.get("dim-vocabs") if isinstance(config, dict) else None
+    return [int(v) for v in values] if isinstance(values, list) and all(isinstance(v, int) for v in values) else []
+
+
 def check_decoder_vocabs(model: str, vocabs: List[str]) -> None:
-    """A vocab with fewer pieces than the model's embedding rows makes Marian's decoder crash or
-    segfault mid-run: refuse it first, naming both files (`.npz` models; a converted `.bin` is
-    checked at its quantization)."""
+    """The model's embedding rows must be what its vocabs give (under the `dim-vocabs` stored in
+    the model): another vocab makes Marian's decoder abort or segfault mid-run, so it is refused
+    first, naming both files (`.npz` models; a converted `.bin` is checked at its quantization)."""
     if not model.endswith(".npz"):
         return
-    for rows, vocab, side in zip(embedding_sizes(model), vocabs, ("source", "target")):
+    limits = model_dim_vocabs(model)
+    for index, (rows, vocab, side) in enumerate(zip(embedding_sizes(model), vocabs, ("source", "target"))):
         size = spm_size(vocab)
-        if size < rows:
+        limit = limits[index] if len(limits) > index else 0
+        expected = min(size, limit) if limit else size
+        if rows != expected:
             raise StepError(f"{vocab}: has {size} pieces but the {side} embeddings of {model} have {rows} rows; "
-                            f"decode with the vocab the model was trained with")
+                            f"use the vocab the model was trained with")
 
 
 def natural_key(text: str):

@@ -45,11 +45,7 @@ def main(argv=None):
     parser.add_argument("--gemm-type", default="intgemm8")
     parser.add_argument("--check-lines", type=int, default=100)
     args = parser.parse_args(argv)
-    src_rows, trg_rows = marian.embedding_sizes(args.model)
-    for rows, vocab in ((src_rows, args.vocab_src), (trg_rows, args.vocab_trg)):
-        if rows != marian.spm_size(vocab):
-            raise StepError(f"{args.model}: its embeddings have {rows} rows but {vocab} has "
-                            f"{marian.spm_size(vocab)} pieces; the model was trained with another vocab")
+    marian.check_decoder_vocabs(args.model, [args.vocab_src, args.vocab_trg])
     work = tempfile.mkdtemp(prefix="quantize-")
     try:
         converted = os.path.join(work, ARTIFACT)

@@ -131,5 +131,5 @@ def test_quantize_refuses_a_vocab_of_another_size(student, toy, shortlist, tmp_p
                                "--vocab-src", tmp_path / "vocab" / f"vocab.{SRC}.spm",
                                "--vocab-trg", student / f"vocab.{TRG}.spm", "--shortlist", shortlist,
                                "--devset-src", toy / f"devset.{SRC}.zst", "--output-dir", tmp_path / "out"))
-    assert f"{student}/{BEST}: its embeddings have 200 rows but {tmp_path}/vocab/vocab.{SRC}.spm has 150" in line
+    assert f"{tmp_path}/vocab/vocab.{SRC}.spm: has 150 pieces but the source embeddings of {student}/{BEST} have 200 rows" in line
     assert not (tmp_path / "out").exists()
