@@ -8,7 +8,8 @@ Inputs
   --backtranslations-prefix / --backtranslations-alignments  the teacher's back-translated corpus
   --vocab-src / --vocab-trg  SentencePiece vocabs; --devset-prefix P: P.{src}.zst / P.{trg}.zst
   --best-model METRIC        the validation metric whose best checkpoint is the result
-  -- MARIAN OPTIONS          the config's `marian-args`; each option overrides the preset's
+  -- MARIAN OPTIONS          the config's `marian-args`; each option overrides the preset's, and
+                            `--option false` removes the preset's option (not --keep-best)
 Model type presets (PRESETS below): backwards, teacher (--teacher-mode one-stage: original and
 back-translated data mixed; two-stage: that, then the original corpus alone from the first
 stage's checkpoint, each stage for `--after`), student and finetuned-student (--student-model

@@ -7,7 +7,7 @@ be identical across members). --nbest writes Marian's n-best list (`id ||| text 
 score`, beam-size entries per line) for the distillation's best-of-n selection.
 --decoder: the teachers' decoder; this pipeline decodes with Marian only.
 Marian options after `--` (the config's `marian-args.decoding-*`) override the defaults of
-pipeline.common.marian.DECODE_DEFAULTS.
+pipeline.common.marian.DECODE_DEFAULTS; `--option false` removes one.
 
 Artifact: --output (one translation, or beam-size n-best entries, per input line), published
 atomically.
