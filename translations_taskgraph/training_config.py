@@ -343,7 +343,7 @@ _THRESHOLDS_TEXT = "per-dataset thresholds, keyed by dataset name or file stem (
 
 def _thresholds(what):
     return {
-        _req("default-threshold", f"the {what} threshold of datasets not listed below"): _number,
+        _req("default-threshold", f"the {what} threshold of datasets not listed below (0: no scoring, all kept)"): _number,
         _opt("dataset-thresholds", _THRESHOLDS_TEXT): {str: _number},
     }
 
