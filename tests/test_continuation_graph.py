@@ -46,7 +46,8 @@ def test_doc_configuration_block():
     assert labels_of_stage(graph, "evaluate-backwards") == []
     argv = command(graph, download)
     base = "https://storage.googleapis.com/releng-translations-dev/models/en-fi/opusmt/student"
-    assert argv[argv.index("--file") + 1 : argv.index("--file") + 3] == [BEST, f"{base}/{BEST}"]
+    # The best model: the first of the names real model directories hold (download.py --file-candidates).
+    assert argv[argv.index("--file-candidates") + 1 : argv.index("--file-candidates") + 3] == [BEST, f"{base}/{BEST}"]
     assert flag(argv, "--vocab-dir") == base  # the trailing "/" as written is one spelling of it
     # teacher: continue -> training stays, resumes from the downloaded checkpoint.
     teacher = "train-teacher-model-ru-en-1"

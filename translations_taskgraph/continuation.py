@@ -19,6 +19,14 @@ from .pipeline import FETCHES_DIR, Edge, PlannedTask, base_context, fmt
 DOWNLOAD_KIND = "continuation"
 
 BEST_MODEL = "final.model.npz.best-{best_model}.npz"
+# Where the best model may be in a real model directory, by the names runs over the years gave it;
+# the download publishes the first that exists as BEST_MODEL (download.py --file-candidates).
+BEST_MODEL_CANDIDATES = (
+    BEST_MODEL,
+    "model.npz.best-{best_model}.npz",
+    "final.model.npz",
+    "model.npz",
+)
 VOCABS = ("vocab.{src}.spm", "vocab.{trg}.spm")
 CHECKPOINT = (
     "model.npz",
@@ -192,7 +200,7 @@ def _apply_model(plan, template, context, name, model):
         downloads[task.label] = _download(
             plan, template, {**context, **({"member": member} if member else {})}, f"model-{name}",
             label=f"continuation-model-{name}-{{src}}-{{trg}}" + (f"-{member}" if rule.ensemble else ""),
-            files=[(artifact, f"{url.rstrip('/')}/{artifact}")
+            files=[(artifact, _model_file_urls(url, artifact, context))
                    for artifact in model_artifacts(model["mode"], context)
                    if artifact not in {fmt(v, context) for v in VOCABS}],
             vocab_dir=url, pins=model.get("sha256"), mode=model["mode"],
@@ -205,6 +213,13 @@ def _apply_model(plan, template, context, name, model):
     if trained and (model["mode"] != "use" or rule.trained_on_when_used):
         return downloads[trained[0].label]
     return None
+
+
+def _model_file_urls(url, artifact, context):
+    """The URL of a model file; for the best model, the candidate URLs, in order."""
+    if artifact != fmt(BEST_MODEL, context):
+        return f"{url.rstrip('/')}/{artifact}"
+    return [f"{url.rstrip('/')}/{fmt(name, context)}" for name in BEST_MODEL_CANDIDATES]
 
 
 def _replace_vocab(plan, provider, reason):
@@ -227,14 +242,15 @@ def _download(plan, template, context, input_name, *, label, files, pins=None, v
                        artifacts=artifacts)
     args = []
     for name, url in files:
-        args += ["--file", name, url]
+        # One URL, or candidate URLs: the first that exists is published under `name`.
+        args += ["--file", name, url] if isinstance(url, str) else ["--file-candidates", name, *url]
     if vocab_dir:
         args += ["--vocab-dir", vocab_dir, "--src", context["src"], "--trg", context["trg"]]
     for name, digest in sorted((pins or {}).items()):
         args += ["--pin", name, digest]
     task.extra_args = args
-    task.continuation = {"input": input_name, "mode": mode, "urls": sorted({u for _n, u in files} | (
-        {vocab_dir} if vocab_dir else set()))}
+    urls = {u for _n, url in files for u in ([url] if isinstance(url, str) else url)}
+    task.continuation = {"input": input_name, "mode": mode, "urls": sorted(urls | ({vocab_dir} if vocab_dir else set()))}
     plan.tasks[label] = task
     return task
 

@@ -90,7 +90,8 @@ def render(kinds_dir=KINDS_DIR):
                 continue
             flags = "<br>".join(_flag(flag, spec) for flag, spec in (template.get("args") or {}).items())
             if template.get("role") == "download":
-                flags += "<br>`--file NAME URL`, `--pin NAME SHA256`, `--vocab-dir URL --src L --trg L`"
+                flags += ("<br>`--file NAME URL`, `--file-candidates NAME URL URL...` (the first that exists), "
+                          "`--pin NAME SHA256`, `--vocab-dir URL --src L --trg L`")
                 artifacts = "the artifact names of the tasks it stands in for"
             else:
                 artifacts = _artifacts(template.get("artifacts", []))

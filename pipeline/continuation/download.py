@@ -8,6 +8,10 @@ artifacts directory) under the file names the downstream steps expect.
 
 Inputs (flags):
 * ``--file NAME URL``: fetch URL, publish it as NAME (repeatable).
+* ``--file-candidates NAME URL [URL ...]``: NAME is published from the first URL
+  that exists (HTTP 404 means "try the next"); a model directory holds its best
+  model as ``final.model.npz.best-chrf.npz``, ``model.npz.best-chrf.npz`` or
+  only ``model.npz``, depending on the run that wrote it.
 * ``--vocab-dir URL --src LANG --trg LANG``: a joint vocabulary is published as ``URL/vocab.spm``,
   split ones as ``URL/vocab.{src}.spm`` and ``URL/vocab.{trg}.spm``. Split vocabularies are used
   when both exist (decided at run time), otherwise the joint one is published under both
@@ -102,6 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="allow loopback, link-local, private-range and Taskcluster-proxy hosts")
     parser.add_argument("--file", nargs=2, action="append", dest="files",
                         metavar=("NAME", "URL"), help="required file, saved as DIR/NAME")
+    parser.add_argument("--file-candidates", nargs="+", action="append", dest="candidates",
+                        metavar="NAME URL", help="NAME URL [URL ...]: saved as DIR/NAME from the first URL "
+                        "that exists (HTTP 404: the next); real model directories name the best model "
+                        "differently over the years")
     parser.add_argument("--pin", nargs=2, action="append", dest="pins",
                         metavar=("NAME", "SHA256"), help="expected sha256 of the file published as NAME")
     parser.add_argument("--vocab-dir", metavar="URL",
@@ -152,6 +160,13 @@ def check_args(args: argparse.Namespace) -> Dict[str, str]:
     for name, url in args.files:
         check_name(name, "--file")
         check_url(url, f"--file {name}")
+        names.append(name)
+    for name, *urls in args.candidates:
+        if not urls:
+            raise DownloadError(f"--file-candidates {name}: give at least one URL after the name")
+        check_name(name, "--file-candidates")
+        for url in urls:
+            check_url(url, f"--file-candidates {name}")
         names.append(name)
     check_vocab_args(args)
     if args.vocab_dir is not None:
@@ -239,6 +254,19 @@ def fetch_vocab(fetcher: Fetcher, vocab_dir: str, src: str, trg: str) -> Dict[st
     return {name: joint for name in names}
 
 
+def fetch_first(fetcher: Fetcher, name: str, urls: List[str]) -> Staged:
+    """`name` from the first of `urls` that exists (HTTP 404: the next); any other failure stops."""
+    for url in urls:
+        try:
+            staged = fetcher.fetch(url, name, f"required file {name}")
+        except NotFound:
+            note(f"{redact(url)} not found (HTTP 404); trying the next name for {name}")
+            continue
+        note(f"using {redact(url)} as {name}")
+        return staged
+    raise DownloadError(f"no file for {name} (HTTP 404 for each of {', '.join(redact(url) for url in urls)})")
+
+
 def check_pins(staged: Dict[str, Staged], pins: Dict[str, str]) -> None:
     for name, pin in pins.items():
         result = staged[name].result
@@ -309,6 +337,8 @@ def download_all(args: argparse.Namespace, pins: Dict[str, str]) -> Dict[str, di
         staged = {}
         for name, url in args.files:
             staged[name] = fetcher.fetch(url, name, f"required file {name}")
+        for name, *urls in args.candidates:
+            staged[name] = fetch_first(fetcher, name, urls)
         if args.vocab_dir is not None:
             staged.update(fetch_vocab(fetcher, args.vocab_dir, args.src, args.trg))
         check_pins(staged, pins)
@@ -323,6 +353,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     except SystemExit as exc:  # --help or a usage error, already reported by argparse
         return exc.code if isinstance(exc.code, int) else 2
     args.files = args.files or []
+    args.candidates = args.candidates or []
     args.pins = args.pins or []
     try:
         pins = check_args(args)

@@ -42,6 +42,15 @@ def requirements_of(task):
             name, url = args[i + 1], args[i + 2]
             found.append(Requirement(task.label, (name,), [[url]], labels=[name]))
             i += 3
+        elif flag == "--file-candidates":
+            # NAME URL [URL ...]: the first URL that exists is published as NAME.
+            name, j = args[i + 1], i + 2
+            while j < len(args) and not args[j].startswith("--"):
+                j += 1
+            urls = args[i + 2 : j]
+            found.append(Requirement(task.label, (name,), [[url] for url in urls],
+                                     labels=[url.rsplit("/", 1)[-1] for url in urls]))
+            i = j
         elif flag in ("--vocab-dir", "--src", "--trg"):
             vocab[flag] = args[i + 1]
             i += 2

@@ -23,6 +23,9 @@ def describe_fetches(task):
     for req in requirements_of(task):
         if len(req.alternatives) == 1:
             lines.append(f"{', '.join(req.names)} <- {req.alternatives[0][0]}")
+        elif all(len(alternative) == 1 for alternative in req.alternatives):
+            # Candidates: the first that exists.
+            lines.append(f"{', '.join(req.names)} <- " + ", else ".join(a[0] for a in req.alternatives))
         else:
             split = " + ".join(req.alternatives[0])
             lines.append(f"{', '.join(req.names)} <- {split}, else {req.alternatives[1][0]} (joint)")
