@@ -407,7 +407,8 @@ class Trainer:
                 f"{os.path.join(self.args.resume_from, MODEL + '.progress.yml')}: the checkpoint already reached "
                 f"--after {after} ({progress.get(target[1])} {target[1]}); resuming would train 0 updates. "
                 f"To train on, set a larger `after` in the config's marian-args "
-                f"(e.g. {marian.format_after(progress.get(target[1]) + self.after[0], target[1])})"
+                f"(e.g. {marian.format_after(progress.get(target[1]) // len(stages) + self.after[0], target[1])}"
+                f"{f', per stage of the {len(stages)}' if len(stages) > 1 else ''})"
             )
         return False
 

@@ -204,6 +204,13 @@ def test_teacher_two_stage_finetunes_on_the_original_corpus(toy, tmp_path):
     assert progress_batches(output) == 40
     assert yaml.safe_load((output / "model.npz.yml").read_text())["seed"] == 2
     assert {p.name for p in output.iterdir()} == DECLARED
+    # Resumed when both stages are done: `after` counts per stage, so the hint is 40 // 2 + 20.
+    line = error_line(run_step("pipeline/train/train.py", *train_args(
+        toy, tmp_path / "again", "teacher", "--teacher-mode", "two-stage", "--train-corpus-prefix",
+        toy / "corpus.tok-icu", "--alignments", toy / "corpus.aln.zst", "--backtranslations-prefix",
+        toy / "mono.tok-icu", "--backtranslations-alignments", toy / "mono.aln.zst", "--resume-from", output,
+        marian=["--after", "20u"])))
+    assert "already reached --after 20u (40 batches)" in line and "(e.g. 40u, per stage of the 2)" in line
 
 
 def removal_rendered_by_the_graph(section, options):
