@@ -173,11 +173,10 @@ def _fresh_full_graph(training_config):
     from taskgraph.generator import TaskGraphGenerator
     from taskgraph.parameters import parameters_loader
 
-    from translations_taskgraph import pipeline, training_config as tc
+    from translations_taskgraph import plan, templates, training_config as tc
 
-    for cached in (getattr(pipeline, "_build_plan", None), getattr(tc, "_load", None)):
-        if hasattr(cached, "cache_clear"):
-            cached.cache_clear()
+    for cached in (plan._build_plan, templates.load_templates, tc._load):
+        cached.cache_clear()
     overrides = {"training_config": copy.deepcopy(training_config), "target_tasks_method": "default"}
     generator = TaskGraphGenerator(
         root_dir=str(TASKCLUSTER_DIR), parameters=parameters_loader(None, strict=False, overrides=overrides)

@@ -19,7 +19,7 @@ from taskgraph.actions.registry import register_callback_action
 from taskgraph.decision import taskgraph_decision
 from taskgraph.parameters import Parameters
 
-from .pipeline import build_plan
+from .plan import build_plan
 from .reuse import Trust, existing_tasks
 from .training_config import ConfigError, placeholder_urls, training_config_json_schema, written_path
 

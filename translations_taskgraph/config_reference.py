@@ -15,7 +15,8 @@ from pathlib import Path
 
 from voluptuous import All, Any, Required
 
-from .pipeline import config_value, load_templates
+from .pipeline import config_value
+from .templates import load_templates
 from .training_config import TRAINING_CONFIG_SCHEMA, ci_example, pipeline_defaults
 
 KINDS_DIR = Path(__file__).resolve().parent.parent / "taskcluster" / "kinds"

@@ -1,14 +1,20 @@
 """Training continuation as one table of rules, applied to the pipeline plan.
 
-Each continuation input (the vocab, a corpus, a model) gets a download task that publishes its
-files under the artifact names of the tasks it stands in for. A rule says which tasks the input
-replaces and what the download publishes; `apply_continuation` removes the replaced tasks and
-rewires every consumer edge to the download task. Tasks that then feed nothing are pruned by
-`pipeline.prune`, evaluations of a replaced model with them.
+Each continuation input (the vocab, a corpus, a model) gets a download task (kind `continuation`)
+that publishes its files under the artifact names of the tasks it stands in for. A rule says which
+tasks the input replaces and what the download publishes. The rewrite has two halves:
 
-Models in `continue` or `init` mode replace nothing: the training task stays and gains an upstream
-on the download: the checkpoint to resume (`train.py --resume-from`), or the weights to start from
-(`train.py --pretrained-model`, the flag the fine-tuned student starts from the student with).
+- the whole-graph half, `apply_continuation` (run by `plan.build_plan`): creates the downloads,
+  takes the replaced tasks out of the plan and rewires every consumer edge to the download, and
+  gives a training task that stays (a model in `continue` or `init` mode) an upstream on its
+  download. Tasks that then feed nothing are pruned by `pipeline.prune`, evaluations of a replaced
+  model with them. These are decisions about the whole graph: they must be made once, before any
+  kind loads, so that every kind sees the same graph;
+- the per-task half, the transform `translations_taskgraph.transforms.continuation`, listed in the
+  `transforms:` of every kind named by a rule (`rewritten_kinds()`): it drops the kind's replaced
+  tasks from the graph and adds to a training task the flags of its mode (`training_flags`:
+  `train.py --resume-from` for the checkpoint to resume, `train.py --pretrained-model` for
+  the weights to start from, the flag the fine-tuned student starts from the student with).
 """
 
 from dataclasses import dataclass
@@ -142,8 +148,19 @@ def model_artifacts(mode, context):
     return [fmt(artifact, context) for artifact in MODEL_ARTIFACTS[mode]]
 
 
-def check_pins(config):
-    """Every `sha256` pin must name a file its input publishes (run when the config is loaded)."""
+def check_pins(config, raw):
+    """Every `sha256` pin must name a file its input publishes (checked when the plan is built);
+    an error names the key as the user wrote it in `raw`."""
+    try:
+        _check_pins(config)
+    except ConfigError as error:
+        path = written_path(raw, error.path)
+        if path != list(error.path):
+            raise error.at(path) from None
+        raise
+
+
+def _check_pins(config):
     continuation = config.get("continuation") or {}
     context = base_context(config)
     inputs = []
@@ -237,7 +254,8 @@ def _download(plan, template, context, input_name, *, label, files, pins=None, v
     artifacts = [name for name, _url in files]
     if vocab_dir:
         artifacts += [fmt(v, context) for v in VOCABS]
-    task_context = {**context, "label": label, "stage": f"continuation-{input_name}", "input": input_name}
+    task_context = {**context, "label": label, "input": input_name}
+    task_context["stage"] = fmt(template["stage"], task_context)
     task = PlannedTask(label=label, kind=DOWNLOAD_KIND, template=template, context=task_context,
                        artifacts=artifacts)
     args = []
@@ -260,8 +278,9 @@ def _replace(plan, mapping, reason):
     mapping = {label: download for label, download in mapping.items() if label in plan.tasks}
     if not mapping:
         return
-    for label in mapping:
-        del plan.tasks[label]
+    for label, download in mapping.items():
+        # Kept for the kind's continuation transform, which drops it from the graph.
+        plan.replaced[label] = (plan.tasks.pop(label), download.label)
         plan.removed[label] = reason
     for consumer in plan.tasks.values():
         for name, edge in list(consumer.upstreams.items()):
@@ -286,17 +305,44 @@ def _replace(plan, mapping, reason):
 
 
 def _attach_pretrained(task, download, model):
-    """A training task that stays: fetch the download, and resume from it or start from it."""
-    mode = model["mode"]
+    """A training task that stays fetches the download (its flags come from `training_flags`)."""
     task.upstreams["pretrained"] = Edge(label=download.label, artifacts=list(download.artifacts), dest="pretrained")
-    # Our own templates, rendered now; user values never pass through str.format.
+    task.continuation = {"input": download.continuation["input"], "mode": model["mode"], "download": download.label}
+
+
+def model_rule_of_kind(kind):
+    """(name, ModelRule) of the training kind a continuation model stands in for, or None."""
+    for name, rule in MODEL_RULES.items():
+        if rule.kind == kind:
+            return name, rule
+    return None
+
+
+def training_flags(plan, task):
+    """(script flags, Marian arguments) for a training task that resumes (`continue`) or starts
+    (`init`) from a downloaded model; ([], []) for any other task. Our own templates, rendered
+    now: user values never pass through str.format."""
+    found = model_rule_of_kind(task.kind)
+    if not found or not task.continuation.get("download"):
+        return [], []
+    model = plan.config["continuation"]["models"][found[0]]
     context = {**task.context, "fetch": {"pretrained": f"{FETCHES_DIR}/pretrained"}}
-    if mode == "continue":
-        task.extra_args += [fmt(arg, context) for arg in CONTINUE_FLAGS]
+    args, marian_args = [], []
+    if model["mode"] == "continue":
+        args += [fmt(arg, context) for arg in CONTINUE_FLAGS]
         if model.get("reset-stalled"):
-            task.extra_marian_args += list(RESET_STALLED_MARIAN_ARGS)
+            marian_args += list(RESET_STALLED_MARIAN_ARGS)
         if model.get("restore-corpus") is False:
-            task.extra_marian_args += list(NO_RESTORE_CORPUS_MARIAN_ARGS)
-    elif mode == "init":
-        task.extra_args += [fmt(arg, context) for arg in INIT_FLAGS]
-    task.continuation = {"input": download.continuation["input"], "mode": mode, "download": download.label}
+            marian_args += list(NO_RESTORE_CORPUS_MARIAN_ARGS)
+    elif model["mode"] == "init":
+        args += [fmt(arg, context) for arg in INIT_FLAGS]
+    return args, marian_args
+
+
+def rewritten_kinds():
+    """The kinds whose tasks the rules replace or rewrite: each lists the continuation transform."""
+    kinds = {rule.kind for rule in MODEL_RULES.values()}
+    kinds |= {kind for kind, _ in VOCAB_REPLACES}
+    for rule in CORPUS_RULES.values():
+        kinds |= {kind for kind, _ in rule.replaces + rule.replaces_with_alignments}
+    return kinds

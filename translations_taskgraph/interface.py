@@ -9,7 +9,7 @@ one the graph uses.
 import sys
 from pathlib import Path
 
-from .pipeline import load_templates
+from .templates import load_templates
 
 KINDS_DIR = Path(__file__).resolve().parent.parent / "taskcluster" / "kinds"
 

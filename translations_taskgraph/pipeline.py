@@ -1,34 +1,22 @@
 """The pipeline plan: every pipeline task, its upstream edges and declared artifacts.
 
-The kinds under `taskcluster/kinds/` declare their tasks as templates (stage, fan-out, upstreams,
-script, flags, artifacts). `build_plan` reads all of them once, expands the fan-out from the
-training config, resolves every upstream to concrete labels, lets the continuation rules rewrite
-the result, and prunes what no longer feeds a root task. Each kind's loader then takes its own
-tasks from that one plan, so every kind sees the same, whole-graph decision.
+The kinds under `taskcluster/kinds/` declare their tasks as templates (`templates.py`: stage,
+fan-out, upstreams, script, flags, artifacts). `instantiate` expands the fan-out from the training
+config and resolves every upstream to concrete labels; `prune` keeps what still feeds an output
+task; the checks below reject configs whose graph could not run. `plan.build_plan` runs these
+phases, with the continuation rewrite (`continuation.py`) between instantiation and pruning. Each
+kind's loader then takes its own tasks from that one plan, so every kind sees the same,
+whole-graph decision.
 """
 
 import collections
 import difflib
-import functools
 import hashlib
-import json
 import logging
-import os
 import re
 from dataclasses import dataclass, field
 
-from .strict_yaml import read_strict_yaml
-
-from .training_config import (
-    DATASET_CATEGORIES,
-    ConfigError,
-    config_json,
-    deep_merge,
-    config_base,
-    escape_controls,
-    load_training_config,
-    redact,
-)
+from .training_config import DATASET_CATEGORIES, ConfigError, config_base
 
 logger = logging.getLogger(__name__)
 
@@ -72,34 +60,6 @@ class PlannedTask:
     @property
     def role(self):
         return self.template.get("role", "step")
-
-
-# ------------------------------------------------------------------------------------------------
-# Reading the kind templates.
-@functools.lru_cache(maxsize=4)
-def load_templates(kinds_dir):
-    """{kind: [template, ...]} for every kind whose tasks declare a `stage`."""
-    templates = {}
-    for kind in sorted(os.listdir(kinds_dir)):
-        path = os.path.join(kinds_dir, kind, "kind.yml")
-        if not os.path.exists(path):
-            continue
-        kind_config = read_strict_yaml(path)
-        defaults = kind_config.get("task-defaults", {})
-        if "task-defaults-from" in kind_config:
-            # Shared YAML under taskcluster/shared/, under the kind's own task-defaults.
-            shared = read_strict_yaml(os.path.join(os.path.dirname(kinds_dir), "shared", kind_config["task-defaults-from"]))
-            defaults = deep_merge(shared, defaults)
-        entries = []
-        for name, task in (kind_config.get("tasks") or {}).items():
-            if "stage" not in task and "stage" not in defaults:
-                continue
-            entry = deep_merge(defaults, task)
-            entry["name"] = name
-            entries.append(entry)
-        if entries:
-            templates[kind] = entries
-    return templates
 
 
 # ------------------------------------------------------------------------------------------------
@@ -209,9 +169,14 @@ class Plan:
     pruned_tasks: dict = field(default_factory=dict)  # label -> the pruned task (downloads included)
     warnings: list = field(default_factory=list)  # things the user should know about the rewrite
     rewired: dict = field(default_factory=dict)  # (consumer, dep name) -> (old label, new label)
+    replaced: dict = field(default_factory=dict)  # label -> (the task continuation replaced, download label)
 
     def by_kind(self, kind):
         return [task for task in self.tasks.values() if task.kind == kind]
+
+    def replaced_of_kind(self, kind):
+        """[(task, download label)] of the kind's tasks that continuation replaced."""
+        return [(task, download) for task, download in self.replaced.values() if task.kind == kind]
 
     def find(self, kind, **attributes):
         return [
@@ -420,7 +385,7 @@ def _resolve_upstream(task, name, spec, index, config):
 
 
 def prune(plan, keep=()):
-    """Keep what feeds a root task (or a label in `keep`); evaluations only while their subject is kept."""
+    """Keep what feeds an output task (or a label in `keep`); evaluations only while their subject is kept."""
     tasks = plan.tasks
     # Drop edges to tasks the rewrite removed; strong edges to them are a bug in the rules.
     for task in tasks.values():
@@ -429,10 +394,10 @@ def prune(plan, keep=()):
                 if not (edge.optional or edge.subject):
                     raise ValueError(f"{task.label}: upstream {name} points at removed task {edge.label}")
                 del task.upstreams[name]
-    observers_without_subject = {
+    evaluations_without_subject = {
         task.label
         for task in tasks.values()
-        if task.role == "observer" and not any(edge.subject for edge in task.upstreams.values())
+        if task.role == "evaluation" and not any(edge.subject for edge in task.upstreams.values())
     }
 
     live = set()
@@ -449,11 +414,11 @@ def prune(plan, keep=()):
                     stack.append(edge.label)
 
     for task in tasks.values():
-        if task.role == "root" or task.label in keep:
+        if task.role == "output" or task.label in keep:
             visit(task.label)
-    # Observers (evaluations) stay while what they evaluate stays.
+    # Evaluations stay while what they evaluate stays.
     for task in tasks.values():
-        if task.role == "observer" and task.label not in observers_without_subject:
+        if task.role == "evaluation" and task.label not in evaluations_without_subject:
             if all(edge.label in live for edge in task.upstreams.values() if edge.subject):
                 visit(task.label)
 
@@ -536,7 +501,7 @@ def drop_empty_fan_ins(plan):
     stage = plan.config["target-stage"]
     targets = {
         task.label for task in plan.tasks.values()
-        if (task.role == "root" if stage == AGGREGATE_STAGE else task.stage == stage)
+        if (task.role == "output" if stage == AGGREGATE_STAGE else task.stage == stage)
     }
     dropped = {}  # label -> the empty list that makes it impossible
     for label, error in sorted(empty.items()):
@@ -550,7 +515,7 @@ def drop_empty_fan_ins(plan):
     for label, path in dropped.items():
         plan.removed[label] = f"cannot be built: {path} is empty"
         plan.pruned_tasks[label] = plan.tasks.pop(label)
-    # What only fed the dropped branch goes too; the targets stay (they are the roots now).
+    # What only fed the dropped branch goes too; the targets stay (they are the outputs now).
     prune(plan, keep=targets)
 
 
@@ -618,13 +583,13 @@ def warn_unused_dataset_keys(plan):
 
 
 def add_aggregates(plan, templates):
-    """The all-pipeline tasks: depend on every root and observer, at most 100 per task."""
+    """The all-pipeline tasks: depend on every output and evaluation, at most 100 per task."""
     context0 = base_context(plan.config)
     for kind, entries in templates.items():
         for template in entries:
             if template.get("role") != "aggregate":
                 continue
-            members = sorted(t.label for t in plan.tasks.values() if t.role in ("root", "observer"))
+            members = sorted(t.label for t in plan.tasks.values() if t.role in ("output", "evaluation"))
             size = ALL_PIPELINE_MAX_DEPENDENCIES
             for number, start in enumerate(range(0, max(len(members), 1), size), start=1):
                 context = {**context0, "part": number}
@@ -635,35 +600,3 @@ def add_aggregates(plan, templates):
                 for label_ in members[start : start + size]:
                     task.upstreams[label_] = Edge(label=label_, artifacts=[], dest=label_)
                 plan.tasks[label] = task
-
-
-def build_plan(raw_config, kinds_dir):
-    """The whole rewritten pipeline for a training config (cached per config)."""
-    return _build_plan(config_json(raw_config), os.path.abspath(kinds_dir))
-
-
-@functools.lru_cache(maxsize=8)
-def _build_plan(raw_json, kinds_dir):
-    from .continuation import apply_continuation  # noqa: PLC0415 (the rules import this module)
-
-    raw = json.loads(raw_json)
-    config = load_training_config(raw)
-    templates = load_templates(kinds_dir)
-    skipped = {}
-    plan = Plan(config=config, tasks=instantiate(config, templates, skipped), raw=raw)
-    for label, task in skipped.items():
-        plan.removed[label] = f"skipped: {task.template['skip-if-zero']} is 0 for {task.context.get('dataset')}"
-        plan.pruned_tasks[label] = task
-    original_stages = {task.stage for task in plan.tasks.values()}
-    check_worker_classes(plan, templates)
-    warn_duplicate_datasets(plan)
-    warn_unused_dataset_keys(plan)
-    apply_continuation(plan, templates)
-    prune(plan)
-    check_target_stage(plan, original_stages)
-    drop_empty_fan_ins(plan)
-    check_start_task_prefix(plan)
-    add_aggregates(plan, templates)
-    for warning in plan.warnings:
-        logger.warning(escape_controls(redact(warning)))  # one line each, no URL query strings
-    return plan

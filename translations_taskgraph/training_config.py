@@ -1299,9 +1299,6 @@ def _load(raw_json, log):
         _check_marian_args(config, raw)
         _check_url_texts(config, base_name, warnings, written)
         _check_url_hosts(config, warnings)
-        from .continuation import check_pins  # noqa: PLC0415 (continuation builds on this module)
-
-        check_pins(config)
     except ConfigError as error:
         path = _written_path(error.path, written)
         if path != list(error.path):

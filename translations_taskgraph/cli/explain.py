@@ -11,7 +11,7 @@ generation) and never touches the network unless `--check-urls` asks for the pre
 import collections
 import re
 
-from ..continuation import DOWNLOAD_KIND
+from ..continuation import DOWNLOAD_KIND, training_flags
 from ..training_config import MARIAN_SECTION_COMMANDS, config_notes, marian_args_origins, escape_controls, redact
 from .check_urls import check_urls, requirements_of
 from .common import downloads_of, load_plan, original_tasks, quiet_config_log, read_config
@@ -136,10 +136,11 @@ def trained_from(plan, download):
         if task.continuation.get("download") != download:
             continue
         extra = []
-        if task.extra_args:
-            extra.append("script " + " ".join(task.extra_args))
-        if task.extra_marian_args:
-            extra.append("marian " + " ".join(task.extra_marian_args))
+        args, marian_args = training_flags(plan, task)
+        if args:
+            extra.append("script " + " ".join(args))
+        if marian_args:
+            extra.append("marian " + " ".join(marian_args))
         detail = f": {'; '.join(extra)}" if extra else ""
         lines.append(f"{task.label} (mode {task.continuation['mode']}{detail})")
     return lines

@@ -1,6 +1,8 @@
 """Render a planned pipeline task into a taskgraph task description.
 
-Input: `{"label", "planned": PlannedTask}` from `translations_taskgraph.loader`. Output: a task for
+Input: `{"label", "planned": PlannedTask}` from `translations_taskgraph.loader` (validated against
+`LOADED_TASK_SCHEMA`; the plan's templates were validated when the kinds were read, see
+`templates.py`), after the kind's own transforms (continuation). Output: a task for
 the `run` (run-task, fetches), `cached_tasks` and `task` transforms: the step script's command as
 an argv list (named flags; config values are argv elements, never shell text), the fetches of each
 upstream edge, the declared artifacts as an attribute, the worker alias and a cache entry whose
@@ -17,10 +19,14 @@ from taskgraph.transforms.base import TransformSequence
 from taskgraph.util.cached_tasks import EXTRA_CACHE_INDEXES, TARGET_CACHE_INDEX, TARGET_PR_CACHE_INDEX
 
 from ..cache_routes import INDEX_TYPE as PULL_REQUEST_CACHE
+from ..loader import LOADED_TASK_SCHEMA, plan_for
 from ..pipeline import ARTIFACT_PREFIX, ARTIFACTS_DIR, CHECKOUT_DIR, FETCHES_DIR, config_value
 from ..training_config import redact
 
+CONTINUATION_TRANSFORM = "translations_taskgraph.transforms.continuation:transforms"
+
 transforms = TransformSequence()
+transforms.add_validate(LOADED_TASK_SCHEMA)
 
 CACHE_TYPE = "translations.v1"
 # The Queue rejects a task with a route longer than this.
@@ -155,6 +161,20 @@ def cache_name(label, graph_config):
 
 
 @transforms.add
+def require_continuation_transform(config, tasks):
+    """A task continuation replaced or continues reaches this only if its kind does not list the
+    continuation transform: the kind.yml would hide that continuation applies there."""
+    for item in tasks:
+        task = item["planned"]
+        if not item.get("continuation-applied") and (item.get("replaced-by") or task.continuation.get("download")):
+            raise Exception(
+                f"{config.path}/kind.yml: transforms: training continuation rewrites {task.label} "
+                f"(see translations_taskgraph/continuation.py); list {CONTINUATION_TRANSFORM}"
+            )
+        yield item
+
+
+@transforms.add
 def render(config, tasks):
     training_config = vcs_root = None
     for item in tasks:
@@ -231,6 +251,4 @@ def _dependencies(task):
 
 
 def _plan_config(config):
-    from ..loader import plan_for  # noqa: PLC0415
-
     return plan_for(config.params, os.path.dirname(config.path)).config
