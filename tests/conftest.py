@@ -34,7 +34,7 @@ def _generate(config_json, attribute):
     from taskgraph.generator import TaskGraphGenerator
     from taskgraph.parameters import parameters_loader
 
-    overrides = {"training_config": json.loads(config_json), "target_tasks_method": "default"}
+    overrides = {"training_config": json.loads(config_json), "target_tasks_method": "train-target-tasks"}
     generator = TaskGraphGenerator(
         root_dir=str(TASKCLUSTER_DIR), parameters=parameters_loader(None, strict=False, overrides=overrides)
     )

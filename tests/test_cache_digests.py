@@ -177,7 +177,7 @@ def _fresh_full_graph(training_config):
 
     for cached in (plan._build_plan, templates.load_templates, tc._load):
         cached.cache_clear()
-    overrides = {"training_config": copy.deepcopy(training_config), "target_tasks_method": "default"}
+    overrides = {"training_config": copy.deepcopy(training_config), "target_tasks_method": "train-target-tasks"}
     generator = TaskGraphGenerator(
         root_dir=str(TASKCLUSTER_DIR), parameters=parameters_loader(None, strict=False, overrides=overrides)
     )

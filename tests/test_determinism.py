@@ -40,7 +40,7 @@ PINNED = {
     "level": "3",
     "owner": "nobody@mozilla.com",
     "files_changed": [],
-    "target_tasks_method": "default",
+    "target_tasks_method": "train-target-tasks",
 }
 
 # (PYTHONHASHSEED, serial loading): (a) compares the first two, (b) the last two.

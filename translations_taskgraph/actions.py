@@ -19,11 +19,11 @@ from taskgraph.actions.registry import register_callback_action
 from taskgraph.decision import taskgraph_decision
 from taskgraph.parameters import Parameters
 
+from .parameters import TARGET_TASKS_METHOD
 from .plan import build_plan
 from .reuse import Trust, existing_tasks
 from .training_config import ConfigError, placeholder_urls, training_config_json_schema, written_path
 
-TARGET_TASKS_METHOD = "train-target-tasks"
 
 
 def train_action_schema(graph_config=None):

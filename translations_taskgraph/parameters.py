@@ -19,8 +19,9 @@ import os
 import subprocess
 from typing import Any, Optional
 
+import msgspec
 import taskgraph.parameters as taskgraph_parameters
-from taskgraph.parameters import extend_parameters_schema
+from taskgraph.parameters import base_schema, extend_parameters_schema
 from taskgraph.util.schema import Schema, SchemaValidationError
 
 from .optimize import PREVIEW_STRATEGIES_PATH
@@ -31,6 +32,8 @@ from .training_config import NESTED_KEY_PARENTS, TOP_LEVEL_KEYS, ConfigError, de
 # Used when the checkout has no remote taskgraph can link task sources to (none, a local path...).
 FALLBACK_REPOSITORY = "https://github.com/translations-taskgraph/translations-taskgraph"
 PREVIEW_BUILD_DATE = 0
+# The target tasks method of this project (target_tasks.py): every task of `target-stage`.
+TARGET_TASKS_METHOD = "train-target-tasks"
 
 logger = logging.getLogger(__name__)
 
@@ -83,15 +86,17 @@ def get_defaults(repo_root=None):
     )
     # Nor may a local `taskgraph optimized` ask the Taskcluster index (see optimize.py).
     defaults["optimize_strategies"] = PREVIEW_STRATEGIES_PATH
+    # The tasks of the config's `target-stage` (target_tasks.py), not taskgraph's `default` method.
+    defaults["target_tasks_method"] = TARGET_TASKS_METHOD
     return defaults
 
 
 @functools.lru_cache(maxsize=1)
 def taskgraph_parameter_names():
     """The names of taskgraph's own parameters, and ours."""
-    from taskgraph.parameters import _schema_key_names, base_schema  # noqa: PLC0415
-
-    return frozenset(_schema_key_names(base_schema)) | {"training_config"}
+    # taskgraph's parameters schema is a msgspec Struct: its fields' encode names are the keys
+    # (tests/test_taskgraph_internals.py fails if that changes).
+    return frozenset(f.encode_name for f in msgspec.structs.fields(base_schema)) | {"training_config"}
 
 
 def _check_misplaced_keys(params):
@@ -160,7 +165,10 @@ def training_config_parameter(params):
 
 def get_decision_parameters(graph_config, parameters):
     """Decision task: record the merged, validated training config in parameters.yml (a bad
-    config stops the decision here, with one message)."""
+    config stops the decision here, with one message), and target the config's `target-stage`
+    unless the decision was asked for another target method."""
+    if parameters.get("target_tasks_method", "default") == "default":
+        parameters["target_tasks_method"] = TARGET_TASKS_METHOD
     plan = build_plan(parameters.get("training_config") or {}, os.path.join(graph_config.root_dir, "kinds"))
     parameters["training_config"] = copy.deepcopy(plan.config)
 
@@ -188,7 +196,10 @@ _UNKNOWN_WHEN_EMPTY = frozenset({"base_repository", "head_repository", "project"
 def report_unreadable_parameters_files():
     """taskgraph reads `-p FILE` itself and prints a traceback when the file is not YAML, is a list
     or is empty. Check local files first: a problem becomes one logged line (a
-    SchemaValidationError, which the CLI prints without traceback), an empty file means defaults."""
+    SchemaValidationError, which the CLI prints without traceback), an empty file means defaults.
+
+    This wraps a function of taskgraph's: `parameters_loader` must look `load_parameters_file` up
+    as a module global (tests/test_taskgraph_internals.py fails if taskgraph changes that)."""
     original = taskgraph_parameters.load_parameters_file
     if getattr(original, "reports_unreadable_files", False):
         return
