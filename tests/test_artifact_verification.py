@@ -1,4 +1,4 @@
-"""The artifact verification: passes on real graphs, fails generation on a broken one."""
+"""The artifact verification: reads the fetches of a payload, reports what a producer does not publish, fails generation on a broken kind."""
 
 import copy
 import os
@@ -30,11 +30,6 @@ def _with_attributes(task, **changes):
         task=clone.task,
         dependencies=clone.dependencies,
     )
-
-
-def test_real_graph_has_no_problems(graph):
-    for task in graph.tasks.values():
-        assert check_task(task, graph.tasks) == [], task.label
 
 
 def test_fetches_are_read_from_the_payload(graph):
