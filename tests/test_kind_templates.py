@@ -41,6 +41,11 @@ MISTAKES = [
      "upstreams.devset.kind: required key missing"),
     ("config-value-typo", "kinds/build-vocab/kind.yml", "{config: experiment.spm-sample-size}",
      "{confg: experiment.spm-sample-size}", "kinds/build-vocab/kind.yml: tasks.vocab.args.--sample-size"),
+    ("skip-if-zero-names-no-config-flag", "kinds/corpus-clean-parallel-bicleaner-ai/kind.yml",
+     "skip-if-zero: --threshold", "skip-if-zero: --treshold",
+     "kinds/corpus-clean-parallel-bicleaner-ai/kind.yml: tasks.bicleaner.skip-if-zero: --treshold is not a flag"),
+    ("fallback-kind-without-fallback-by", "kinds/corpus-merge-parallel/kind.yml", "        fallback-by: dataset\n", "",
+     "kinds/corpus-merge-parallel/kind.yml: tasks.merge.upstreams.datasets: fallback-kind and fallback-by go together"),
     ("no-label", "kinds/build-vocab/kind.yml", "    label: build-vocab-{src}-{trg}\n", "",
      "kinds/build-vocab/kind.yml: tasks.vocab.label: required key missing"),
 ]
