@@ -164,7 +164,7 @@ def test_continuation_leaves_a_kind_without_continuation_as_it_is(run_transform,
         ({"mode": "continue"}, ["--resume-from", f"{FETCHES}/pretrained"], []),
         ({"mode": "continue", "reset-stalled": True, "restore-corpus": False},
          ["--resume-from", f"{FETCHES}/pretrained"], ["--valid-reset-stalled", "--no-restore-corpus"]),
-        ({"mode": "init"}, [], ["--pretrained-model", f"{FETCHES}/pretrained/final.model.npz.best-chrf.npz"]),
+        ({"mode": "init"}, ["--pretrained-model", f"{FETCHES}/pretrained/final.model.npz.best-chrf.npz"], []),
     ],
     ids=["continue", "continue-reset-stalled-new-corpus", "init"],
 )
