@@ -32,6 +32,9 @@ from voluptuous import (
     Schema,
 )
 
+from . import marian_options
+from .strict_yaml import read_strict_yaml
+
 logger = logging.getLogger(__name__)
 
 # A complete config is merged over the pipeline defaults; a snippet over the CI example.
@@ -507,8 +510,6 @@ def deep_merge(base, override):
 @functools.lru_cache(maxsize=2)
 def _parsed(path):
     # Parsed once: every config load merges over these, and YAML parsing dominated plan building.
-    from .strict_yaml import read_strict_yaml  # noqa: PLC0415
-
     return read_strict_yaml(path)
 
 
@@ -1114,7 +1115,6 @@ def _check_marian_args(config, raw):
     """Option names against the options Marian has (data/marian_options.json); a switch takes
     true. Options set to false or null are removed (false in the result: never passed), inherited
     ones included."""
-    from . import marian_options  # noqa: PLC0415
 
     written = (raw.get("marian-args") if isinstance(raw.get("marian-args"), dict) else None) or {}
     for section, options in config["marian-args"].items():
