@@ -73,3 +73,23 @@ def test_the_real_kinds_are_read():
     models = {t["name"]: t["upstreams"]["model"] for t in templates["evaluate"]}
     assert models["teacher"]["kind"] == "train-teacher-model" and models["teacher"]["subject"] is True
     assert all(t["upstreams"]["dataset"]["kind"] == "dataset" for t in templates["evaluate"])
+
+
+def test_taskgraph_full_reports_a_kind_mistake_in_one_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from conftest import ROOT
+
+    shutil.copytree(TASKCLUSTER_DIR, tmp_path / "taskcluster")
+    shutil.copytree(ROOT / "requirements", tmp_path / "requirements")  # in the images' contexts
+    kind = tmp_path / TEACHER.replace("kinds/", "taskcluster/kinds/")
+    kind.write_text(kind.read_text().replace("    upstreams:\n", "    upstream:\n", 1))
+    taskgraph = str(Path(sys.executable).with_name("taskgraph"))
+    result = subprocess.run([taskgraph, "full", "--root", str(tmp_path / "taskcluster")], cwd=tmp_path,
+                            capture_output=True, text=True, env={**os.environ, "TASKGRAPH_SERIAL": "1"}, timeout=120)
+    assert result.returncode == 1
+    assert "ERROR - taskcluster/kinds/train-teacher-model/kind.yml: tasks.train.upstream: unknown key" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -16,7 +16,6 @@ continuation replaced is yielded too, marked `replaced-by` its download, for the
 transform to drop.
 """
 
-import logging
 import os
 
 from taskgraph.util.schema import LegacySchema
@@ -27,8 +26,6 @@ from .pipeline import PlannedTask
 from .plan import build_plan
 from .templates import KindError, load_templates
 from .training_config import ConfigError
-
-logger = logging.getLogger(__name__)
 
 LOADED_TASK_SCHEMA = LegacySchema(
     {
@@ -60,8 +57,7 @@ def plan_for(params, kinds_dir):
     except ConfigError as error:
         raise error.logged() from None
     except KindError as error:
-        logger.error(str(error))
-        raise
+        raise error.logged() from None
 
 
 def loader(kind, path, config, params, loaded_tasks, write_artifacts=None):
@@ -78,7 +74,7 @@ def loader(kind, path, config, params, loaded_tasks, write_artifacts=None):
         raise KindError(
             f"{path}/kind.yml: transforms: list all of {', '.join(standard)} in this order, or none of them "
             "(the loader appends them)"
-        )
+        ).logged()
     # taskgraph reads config["transforms"] before it iterates the tasks: return a generator.
     return _tasks(kind, plan)
 

@@ -11,6 +11,7 @@ from (plus `docker-image` and `continuation`, whose tasks any pipeline task may 
 """
 
 import functools
+import logging
 import os
 import re
 
@@ -24,6 +25,8 @@ LOADER = "translations_taskgraph.loader:loader"
 # Kinds every pipeline kind may depend on without an upstream naming them: the images its task
 # runs in, and the continuation downloads any of its upstream edges may be rewired to.
 IMPLICIT_KIND_DEPENDENCIES = ("docker-image", "continuation")
+
+logger = logging.getLogger(__name__)
 
 ROLES = {
     "step": "a pipeline step (the default): kept while something kept fetches from it",
@@ -124,6 +127,12 @@ KIND_SCHEMA = Schema(
 
 class KindError(SchemaValidationError):
     """A kind template problem: one message naming the kind file and the key."""
+
+    def logged(self):
+        """Log the message and return the error: taskgraph's CLI prints a SchemaValidationError
+        without traceback and expects its message to have been logged already."""
+        logger.error(str(self))
+        return self
 
 
 def _where(path, kinds_dir):

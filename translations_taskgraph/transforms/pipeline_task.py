@@ -21,6 +21,7 @@ from taskgraph.util.cached_tasks import EXTRA_CACHE_INDEXES, TARGET_CACHE_INDEX,
 from ..cache_routes import INDEX_TYPE as PULL_REQUEST_CACHE
 from ..loader import LOADED_TASK_SCHEMA, plan_for
 from ..pipeline import ARTIFACT_PREFIX, ARTIFACTS_DIR, CHECKOUT_DIR, FETCHES_DIR, config_value
+from ..templates import KindError
 from ..training_config import redact
 
 CONTINUATION_TRANSFORM = "translations_taskgraph.transforms.continuation:transforms"
@@ -167,10 +168,10 @@ def require_continuation_transform(config, tasks):
     for item in tasks:
         task = item["planned"]
         if not item.get("continuation-applied") and (item.get("replaced-by") or task.continuation.get("download")):
-            raise Exception(
+            raise KindError(
                 f"{config.path}/kind.yml: transforms: training continuation rewrites {task.label} "
                 f"(see translations_taskgraph/continuation.py); list {CONTINUATION_TRANSFORM}"
-            )
+            ).logged()
         yield item
 
 
