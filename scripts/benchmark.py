@@ -80,19 +80,19 @@ def continuation_share(config):
     from taskgraph.generator import TaskGraphGenerator
     from taskgraph.parameters import parameters_loader
 
-    from translations_taskgraph import plan
+    from translations_taskgraph import pipeline
 
     spent = {"rewrite": 0.0}
-    original = plan.apply_continuation
+    original = pipeline.apply_continuation
 
     def timed(plan, templates):
         start = time.perf_counter()
         original(plan, templates)
         spent["rewrite"] += time.perf_counter() - start
 
-    plan.apply_continuation = timed
+    pipeline.apply_continuation = timed
     try:
-        plan._build_plan.cache_clear()
+        pipeline._build_plan.cache_clear()
         generator = TaskGraphGenerator(
             root_dir=str(ROOT / "taskcluster"),
             parameters=parameters_loader(None, strict=False, overrides={"training_config": config}),
@@ -101,7 +101,7 @@ def continuation_share(config):
         generator.full_task_graph  # noqa: B018 (generation happens on access)
         total = time.perf_counter() - start
     finally:
-        plan.apply_continuation = original
+        pipeline.apply_continuation = original
     return spent["rewrite"] / total if total else 0.0
 
 

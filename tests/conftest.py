@@ -57,7 +57,7 @@ def complete(changes=None):
 
 
 def plan(training_config=None):
-    from translations_taskgraph.plan import build_plan
+    from translations_taskgraph.pipeline import build_plan
 
     return build_plan(copy.deepcopy(training_config or {}), KINDS_DIR)
 

@@ -173,9 +173,9 @@ def _fresh_full_graph(training_config):
     from taskgraph.generator import TaskGraphGenerator
     from taskgraph.parameters import parameters_loader
 
-    from translations_taskgraph import plan, templates, training_config as tc
+    from translations_taskgraph import pipeline, templates, training_config as tc
 
-    for cached in (plan._build_plan, templates.load_templates, tc._load):
+    for cached in (pipeline._build_plan, templates.load_templates, tc._load):
         cached.cache_clear()
     overrides = {"training_config": copy.deepcopy(training_config), "target_tasks_method": "train-target-tasks"}
     generator = TaskGraphGenerator(

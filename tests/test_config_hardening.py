@@ -27,7 +27,7 @@ import yaml
 
 import translations_taskgraph.training_config as tc
 from translations_taskgraph import cli
-from translations_taskgraph.plan import build_plan
+from translations_taskgraph.pipeline import build_plan
 from translations_taskgraph.training_config import (
     MESSAGE_LIMIT,
     ConfigError,

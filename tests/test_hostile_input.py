@@ -40,7 +40,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from translations_taskgraph.continuation import MODEL_RULES
-from translations_taskgraph.plan import build_plan
+from translations_taskgraph.pipeline import build_plan
 from translations_taskgraph.training_config import (
     CORPUS_NAMES,
     MESSAGE_LIMIT,

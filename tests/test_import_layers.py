@@ -102,7 +102,7 @@ def test_no_import_inside_a_function_hides_a_cycle():
 
 def test_the_core_layers_import_one_way():
     top, _ = _imports()
-    layers = ["training_config", "templates", "pipeline", "continuation", "plan", "loader"]
+    layers = ["training_config", "templates", "planned", "continuation", "pipeline", "loader"]
     for position, layer in enumerate(layers):
         later = {f"{PACKAGE}.{name}" for name in layers[position + 1:]}
         assert not top[f"{PACKAGE}.{layer}"] & later, (layer, top[f"{PACKAGE}.{layer}"] & later)

@@ -273,7 +273,7 @@ def test_a_bad_config_stops_before_any_request_with_the_action_error(taskcluster
     bad = {"continuation": {"models": {"teacher": {"url": "https://example.com/t", "mode": "resume"}}}}
     assert launch(config_file(tmp_path, bad), "--repo", path, "--branch", "dev-launch") == 1
     err = capsys.readouterr().err
-    from translations_taskgraph.plan import build_plan
+    from translations_taskgraph.pipeline import build_plan
 
     with pytest.raises(ConfigError) as expected:  # what the graph and the action's callback say
         build_plan(bad, str(TASKCLUSTER_DIR / "kinds"))

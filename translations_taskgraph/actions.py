@@ -20,7 +20,7 @@ from taskgraph.decision import taskgraph_decision
 from taskgraph.parameters import Parameters
 
 from .parameters import TARGET_TASKS_METHOD
-from .plan import build_plan
+from .pipeline import build_plan
 from .reuse import Trust, existing_tasks
 from .training_config import ConfigError, placeholder_urls, training_config_json_schema, written_path
 

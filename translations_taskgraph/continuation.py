@@ -4,7 +4,7 @@ Each continuation input (the vocab, a corpus, a model) gets a download task (kin
 that publishes its files under the artifact names of the tasks it stands in for. A rule says which
 tasks the input replaces and what the download publishes. The rewrite has two halves:
 
-- the whole-graph half, `apply_continuation` (run by `plan.build_plan`): creates the downloads,
+- the whole-graph half, `apply_continuation` (run by `pipeline.build_plan`): creates the downloads,
   takes the replaced tasks out of the plan and rewires every consumer edge to the download, and
   gives a training task that stays (a model in `continue` or `init` mode) an upstream on its
   download. Tasks that then feed nothing are pruned by `pipeline.prune`, evaluations of a replaced
@@ -20,7 +20,7 @@ tasks the input replaces and what the download publishes. The rewrite has two ha
 from dataclasses import dataclass
 
 from .training_config import ConfigError, written_path
-from .pipeline import FETCHES_DIR, Edge, PlannedTask, base_context, fmt
+from .planned import FETCHES_DIR, Edge, PlannedTask, base_context, fmt
 
 DOWNLOAD_KIND = "continuation"
 

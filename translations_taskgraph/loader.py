@@ -23,7 +23,7 @@ from voluptuous import Any, Optional, Required
 
 from .parameters import training_config_parameter
 from .pipeline import PlannedTask
-from .plan import build_plan
+from .pipeline import build_plan
 from .templates import KindError, load_templates
 from .training_config import ConfigError
 

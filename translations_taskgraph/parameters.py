@@ -25,7 +25,7 @@ from taskgraph.parameters import base_schema, extend_parameters_schema
 from taskgraph.util.schema import Schema, SchemaValidationError
 
 from .optimize import PREVIEW_STRATEGIES_PATH
-from .plan import build_plan
+from .pipeline import build_plan
 from .strict_yaml import StrictYamlError, read_strict_yaml
 from .training_config import NESTED_KEY_PARENTS, TOP_LEVEL_KEYS, ConfigError, default_training_config
 

@@ -1,65 +1,53 @@
 """The pipeline plan: every pipeline task, its upstream edges and declared artifacts.
 
 The kinds under `taskcluster/kinds/` declare their tasks as templates (`templates.py`: stage,
-fan-out, upstreams, script, flags, artifacts). `instantiate` expands the fan-out from the training
-config and resolves every upstream to concrete labels; `prune` keeps what still feeds an output
-task; the checks below reject configs whose graph could not run. `plan.build_plan` runs these
-phases, with the continuation rewrite (`continuation.py`) between instantiation and pruning. Each
-kind's loader then takes its own tasks from that one plan, so every kind sees the same,
-whole-graph decision.
+fan-out, upstreams, script, flags, artifacts). `build_plan` (at the end) runs the phases:
+`instantiate` expands the fan-out from the training config and resolves every upstream to concrete
+labels; the continuation rules (`continuation.py`) rewrite the result; `prune` keeps what still
+feeds an output task; the checks reject configs whose graph could not run. Each kind's loader then
+takes its own tasks from that one plan, so every kind sees the same, whole-graph decision.
+
+The modules import one way: `training_config` → `templates` → `planned` (the plan's data model)
+→ `continuation` → `pipeline` → `loader` → `transforms/*`.
 """
 
 import collections
 import difflib
+import functools
 import hashlib
+import json
 import logging
+import os
 import re
-from dataclasses import dataclass, field
 
-from .training_config import DATASET_CATEGORIES, ConfigError, config_base
+from .continuation import apply_continuation, check_pins
+from .planned import (  # noqa: F401 (the plan's model, used here and imported from here)
+    ARTIFACT_PREFIX,
+    ARTIFACTS_DIR,
+    CHECKOUT_DIR,
+    FETCHES_DIR,
+    Edge,
+    Plan,
+    PlannedTask,
+    base_context,
+    config_value,
+    fmt,
+)
+from .templates import load_templates
+from .training_config import (
+    DATASET_CATEGORIES,
+    ConfigError,
+    config_base,
+    config_json,
+    escape_controls,
+    load_training_config,
+    redact,
+)
 
 logger = logging.getLogger(__name__)
 
-FETCHES_DIR = "/builds/worker/fetches"
-ARTIFACTS_DIR = "/builds/worker/artifacts"
-CHECKOUT_DIR = "/builds/worker/checkouts/vcs"
-ARTIFACT_PREFIX = "public/build"
 ALL_PIPELINE_MAX_DEPENDENCIES = 100
 AGGREGATE_STAGE = "all-pipeline"  # the stage of the aggregate tasks: the whole pipeline
-
-
-
-@dataclass
-class Edge:
-    """One upstream of a task: the producer's label and the artifacts fetched from it."""
-
-    label: str
-    artifacts: list
-    dest: str
-    optional: bool = False  # a weak edge: fetched only if the producer is in the graph anyway
-    subject: bool = False  # for evaluations: the model being evaluated
-
-
-@dataclass
-class PlannedTask:
-    label: str
-    kind: str
-    template: dict
-    context: dict
-    upstreams: dict = field(default_factory=dict)
-    artifacts: list = field(default_factory=list)
-    # Additions made by continuation rules: extra script flags and Marian arguments.
-    extra_args: list = field(default_factory=list)
-    extra_marian_args: list = field(default_factory=list)
-    continuation: dict = field(default_factory=dict)
-
-    @property
-    def stage(self):
-        return self.context["stage"]
-
-    @property
-    def role(self):
-        return self.template.get("role", "step")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -144,59 +132,8 @@ def _expand(template, base_context, config, ensemble_size):
     return contexts
 
 
-def fmt(text, context):
-    return text.format(**context)
-
-
-def config_value(config, path):
-    """The value at a dotted path of the config (None when absent)."""
-    node = config
-    for key in path.split("."):
-        if not isinstance(node, dict) or key not in node:
-            return None
-        node = node[key]
-    return node
-
-
 # ------------------------------------------------------------------------------------------------
 # The plan.
-@dataclass
-class Plan:
-    config: dict
-    tasks: dict  # label -> PlannedTask, in generation order
-    raw: dict = field(default_factory=dict)  # the config as the user wrote it (for messages)
-    removed: dict = field(default_factory=dict)  # label -> why it is not in the graph
-    pruned_tasks: dict = field(default_factory=dict)  # label -> the pruned task (downloads included)
-    warnings: list = field(default_factory=list)  # things the user should know about the rewrite
-    rewired: dict = field(default_factory=dict)  # (consumer, dep name) -> (old label, new label)
-    replaced: dict = field(default_factory=dict)  # label -> (the task continuation replaced, download label)
-
-    def by_kind(self, kind):
-        return [task for task in self.tasks.values() if task.kind == kind]
-
-    def replaced_of_kind(self, kind):
-        """[(task, download label)] of the kind's tasks that continuation replaced."""
-        return [(task, download) for task, download in self.replaced.values() if task.kind == kind]
-
-    def find(self, kind, **attributes):
-        return [
-            task
-            for task in self.tasks.values()
-            if task.kind == kind and all(task.context.get(k) == v for k, v in attributes.items())
-        ]
-
-
-def base_context(config):
-    experiment = config["experiment"]
-    return {
-        "src": experiment["src"],
-        "trg": experiment["trg"],
-        "best_model": experiment["best-model"],
-        "fetches": FETCHES_DIR,
-        "artifacts": ARTIFACTS_DIR,
-    }
-
-
 def teacher_ensemble_size(config):
     teacher = config.get("continuation", {}).get("models", {}).get("teacher")
     if teacher and teacher["mode"] == "use":
@@ -600,3 +537,36 @@ def add_aggregates(plan, templates):
                 for label_ in members[start : start + size]:
                     task.upstreams[label_] = Edge(label=label_, artifacts=[], dest=label_)
                 plan.tasks[label] = task
+
+
+# ------------------------------------------------------------------------------------------------
+# The phases, in order.
+def build_plan(raw_config, kinds_dir):
+    """The whole rewritten pipeline for a training config (cached per config)."""
+    return _build_plan(config_json(raw_config), os.path.abspath(kinds_dir))
+
+
+@functools.lru_cache(maxsize=8)
+def _build_plan(raw_json, kinds_dir):
+    raw = json.loads(raw_json)
+    config = load_training_config(raw)
+    check_pins(config, raw)
+    templates = load_templates(kinds_dir)
+    skipped = {}
+    plan = Plan(config=config, tasks=instantiate(config, templates, skipped), raw=raw)
+    for label, task in skipped.items():
+        plan.removed[label] = f"skipped: {task.template['skip-if-zero']} is 0 for {task.context.get('dataset')}"
+        plan.pruned_tasks[label] = task
+    original_stages = {task.stage for task in plan.tasks.values()}
+    check_worker_classes(plan, templates)
+    warn_duplicate_datasets(plan)
+    warn_unused_dataset_keys(plan)
+    apply_continuation(plan, templates)
+    prune(plan)
+    check_target_stage(plan, original_stages)
+    drop_empty_fan_ins(plan)
+    check_start_task_prefix(plan)
+    add_aggregates(plan, templates)
+    for warning in plan.warnings:
+        logger.warning(escape_controls(redact(warning)))  # one line each, no URL query strings
+    return plan

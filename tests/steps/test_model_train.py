@@ -215,7 +215,7 @@ def test_teacher_two_stage_finetunes_on_the_original_corpus(toy, tmp_path):
 
 def removal_rendered_by_the_graph(section, options):
     """The Marian arguments the graph renders for `marian-args.<section>: {option: false, ...}`."""
-    from translations_taskgraph.plan import build_plan
+    from translations_taskgraph.pipeline import build_plan
     from translations_taskgraph.transforms.pipeline_task import render_command
 
     plan = build_plan({"marian-args": {section: {option: False for option in options}}}, str(ROOT / "taskcluster/kinds"))

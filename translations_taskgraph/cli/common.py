@@ -16,7 +16,7 @@ from .. import pipeline, training_config
 from ..continuation import DOWNLOAD_KIND
 from ..parameters import check_parameter_spelling, taskgraph_parameter_names, training_config_parameter
 from ..pipeline import instantiate
-from ..plan import build_plan
+from ..pipeline import build_plan
 from ..strict_yaml import StrictYamlError, read_strict_yaml
 from ..templates import load_templates
 
