@@ -17,6 +17,7 @@ tasks the input replaces and what the download publishes. The rewrite has two ha
   the weights to start from, the flag the fine-tuned student starts from the student with).
 """
 
+import dataclasses
 from dataclasses import dataclass
 
 from .training_config import ConfigError, written_path
@@ -337,6 +338,17 @@ def training_flags(plan, task):
     elif model["mode"] == "init":
         args += [fmt(arg, context) for arg in INIT_FLAGS]
     return args, marian_args
+
+
+def with_training_flags(plan, task):
+    """The task as the continuation transform hands it on: a copy with `training_flags` added
+    (the task itself when it gets none; the plan's tasks are shared and never changed)."""
+    args, marian_args = training_flags(plan, task)
+    if not (args or marian_args):
+        return task
+    return dataclasses.replace(
+        task, extra_args=task.extra_args + args, extra_marian_args=task.extra_marian_args + marian_args
+    )
 
 
 def rewritten_kinds():

@@ -24,6 +24,7 @@ PARAMS = sorted((ROOT / "taskcluster/test/params").glob("*.yml"))
 
 
 def rendered_commands(params_file):
+    from translations_taskgraph.continuation import with_training_flags
     from translations_taskgraph.pipeline import build_plan
     from translations_taskgraph.transforms.pipeline_task import render_command
 
@@ -31,7 +32,8 @@ def rendered_commands(params_file):
     plan = build_plan(raw, str(ROOT / "taskcluster/kinds"))
     for task in plan.tasks.values():
         if task.template.get("script") in MODEL_STEPS:
-            argv = render_command(task, plan.config)
+            # With the flags the continuation transform adds (--resume-from, --pretrained-model).
+            argv = render_command(with_training_flags(plan, task), plan.config)
             yield task.label, argv[1], argv[2:]
 
 

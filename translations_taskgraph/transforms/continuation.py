@@ -17,13 +17,12 @@ A kind that gets replaced or continued tasks without listing this transform fail
 (`pipeline_task` refuses such tasks), so the listing in kind.yml is never out of date.
 """
 
-import dataclasses
 import logging
 import os
 
 from taskgraph.transforms.base import TransformSequence
 
-from ..continuation import training_flags
+from ..continuation import with_training_flags
 from ..loader import LOADED_TASK_SCHEMA, plan_for
 
 logger = logging.getLogger(__name__)
@@ -45,13 +44,4 @@ def drop_replaced_tasks(config, tasks):
 def add_training_flags(config, tasks):
     plan = plan_for(config.params, os.path.dirname(config.path))
     for task in tasks:
-        planned = task["planned"]
-        args, marian_args = training_flags(plan, planned)
-        if args or marian_args:
-            # A copy: the plan is shared by every kind (and cached between generations).
-            planned = dataclasses.replace(
-                planned,
-                extra_args=planned.extra_args + args,
-                extra_marian_args=planned.extra_marian_args + marian_args,
-            )
-        yield {**task, "planned": planned, "continuation-applied": True}
+        yield {**task, "planned": with_training_flags(plan, task["planned"]), "continuation-applied": True}
