@@ -193,6 +193,7 @@ def test_file_names_carrying_another_locale_warn(continuation, warned):
 def test_the_decision_generates_what_the_preview_showed(name):
     """The decision task stores the loaded config (complete, so merged over the pipeline defaults
     when loaded again): every task keeps its command, Marian options and their order included."""
+    from translations_taskgraph.continuation import with_training_flags
     from translations_taskgraph.transforms.pipeline_task import render_command
 
     raw = load_params_file(name) if name else {}
@@ -204,8 +205,9 @@ def test_the_decision_generates_what_the_preview_showed(name):
     decision = plan(preview.config)
 
     def commands(pipeline):
-        return {label: render_command(task, pipeline.config) for label, task in pipeline.tasks.items()
-                if "script" in task.template}
+        # With the flags the continuation transform adds to continued training tasks.
+        return {label: render_command(with_training_flags(pipeline, task), pipeline.config)
+                for label, task in pipeline.tasks.items() if "script" in task.template}
 
     assert commands(decision) == commands(preview)
 

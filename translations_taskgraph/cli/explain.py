@@ -11,7 +11,7 @@ generation) and never touches the network unless `--check-urls` asks for the pre
 import collections
 import re
 
-from ..continuation import DOWNLOAD_KIND, training_flags
+from ..continuation import DOWNLOAD_KIND, training_flags, with_training_flags
 from ..training_config import MARIAN_SECTION_COMMANDS, config_notes, marian_args_origins, escape_controls, redact
 from .check_urls import check_urls, requirements_of
 from .common import downloads_of, load_plan, original_tasks, quiet_config_log, read_config
@@ -246,9 +246,11 @@ def marian_lines(raw, plan):
             rows.append((shown, origin))
         added = collections.defaultdict(list)
         for task in tasks:
-            if task.extra_marian_args:
+            # The Marian arguments the continuation transform adds to the task.
+            marian_args = with_training_flags(plan, task).extra_marian_args
+            if marian_args:
                 name = task.continuation.get("input", "?").replace("model-", "continuation.models.")
-                added[(" ".join(task.extra_marian_args), f"{name} (mode {task.continuation.get('mode')})")].append(
+                added[(" ".join(marian_args), f"{name} (mode {task.continuation.get('mode')})")].append(
                     task.label)
         for (args, origin), labels in added.items():
             rows.append((args, origin + ("" if len(labels) == len(tasks) else f": {', '.join(labels)}")))
