@@ -91,8 +91,10 @@ def test_the_context_holds_run_task_and_the_steps_requirements(image, tmp_path):
     assert {"run-task/run-task", "run-task/fetch-content"} <= names
     assert "/usr/local/bin/run-task" in built and "/usr/local/bin/fetch-content" in built
     # The very file the tests install (pyproject's `steps` and `test` extras read it too).
-    assert included_requirements(image) == ["requirements/steps.txt"]
+    assert included_requirements(image) == ["requirements/steps.txt", "requirements/cleaners.txt"]
     assert requirements == (ROOT / "requirements" / "steps.txt").read_bytes()
+    # The model-based cleaners the steps run as commands are installed and put on PATH.
+    assert "/setup/requirements-cleaners.txt" in built
     # Every COPY source is in the context (docker build would fail on a missing one).
     for name, args in instructions(built):
         if name == "COPY":
@@ -101,7 +103,7 @@ def test_the_context_holds_run_task_and_the_steps_requirements(image, tmp_path):
 
 
 def test_changing_the_requirements_rebuilds_the_images(tmp_path):
-    for name in ["requirements/steps.txt", "taskcluster/docker/setup-image.sh"] + [
+    for name in ["requirements/steps.txt", "requirements/cleaners.txt", "taskcluster/docker/setup-image.sh"] + [
         f"taskcluster/docker/{image}/Dockerfile" for image in IMAGES
     ]:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
@@ -111,6 +113,16 @@ def test_changing_the_requirements_rebuilds_the_images(tmp_path):
         f.write("tabulate>=0.9,<1\n")
     after = {image: generate_context_hash(str(tmp_path), f"taskcluster/docker/{image}") for image in IMAGES}
     assert all(before[image] != after[image] for image in IMAGES)
+
+
+def test_the_cleaner_commands_the_steps_run_are_installed_on_path():
+    setup = (ROOT / "taskcluster" / "docker" / "setup-image.sh").read_text()
+    steps = (ROOT / "pipeline" / "bicleaner" / "bicleaner.py").read_text() + (
+        ROOT / "pipeline" / "clean" / "clean_mono.py").read_text()
+    for command in ("bicleaner-ai-classify", "monocleaner"):
+        assert f'"{command}"' in steps
+        assert command in setup.split("for command in", 1)[1].split(";", 1)[0]
+    assert '"$cleaners"' in setup and "/usr/local/bin" in setup
 
 
 def test_gpu_steps_run_marian_from_the_pymarian_wheel_on_a_cuda_runtime():
