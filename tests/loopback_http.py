@@ -25,6 +25,8 @@ import threading
 import time
 import urllib.parse
 
+import pytest
+
 
 class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, format, *args):  # keep test output quiet
@@ -234,3 +236,18 @@ def make_spm(side: str = "src", vocab_size: int = 60) -> bytes:
 
 YML = b"batches: 10\nepochs: 1\n"
 HTML = b"<!DOCTYPE html>\n<html><head><title>Error</title></head><body>Access denied</body></html>\n"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A loopback server of this module's own files (a fresh directory per test module)."""
+    server, stop = start(tmp_path_factory.mktemp("served"))
+    yield server
+    stop()
+
+
+@pytest.fixture(autouse=True)
+def no_proxy(monkeypatch):
+    """Downloads go straight to the loopback server, whatever proxy the environment names."""
+    for var in NO_PROXY_VARS:
+        monkeypatch.delenv(var, raising=False)

@@ -15,7 +15,7 @@ from pipeline.continuation import download
 from translations_taskgraph.continuation import BEST_MODEL_CANDIDATES
 
 from conftest import command, generate, plan
-from loopback_http import NO_PROXY_VARS, make_npz, make_spm, start
+from loopback_http import make_npz, make_spm, no_proxy, server  # noqa: F401 (fixtures)
 
 URL = "https://example.com/ru-en/teacher"
 BEST = "final.model.npz.best-chrf.npz"
@@ -64,17 +64,6 @@ def test_explain_lists_the_candidates(tmp_path, capsys):
             f"else {URL}/final.model.npz, else {URL}/model.npz") in capsys.readouterr().out
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    server, stop = start(tmp_path_factory.mktemp("models"))
-    yield server
-    stop()
-
-
-@pytest.fixture(autouse=True)
-def no_proxy(monkeypatch):
-    for var in NO_PROXY_VARS:
-        monkeypatch.delenv(var, raising=False)
 
 
 def _download(server, directory, out, capsys):

@@ -19,7 +19,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from loopback_http import HTML, NO_PROXY_VARS, YML, make_npz, make_spm, make_zst, start
+from loopback_http import HTML, YML, make_npz, make_spm, make_zst, no_proxy, server  # noqa: F401 (fixtures)
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "pipeline" / "continuation" / "download.py"
@@ -41,17 +41,6 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    server, stop = start(tmp_path_factory.mktemp("served"))
-    yield server
-    stop()
-
-
-@pytest.fixture(autouse=True)
-def no_proxy(monkeypatch):
-    for var in NO_PROXY_VARS:
-        monkeypatch.delenv(var, raising=False)
 
 
 @pytest.fixture

@@ -5,24 +5,13 @@ import os
 import time
 
 import pytest
-from loopback_http import HTML, NO_PROXY_VARS, YML, make_zst, start
+from loopback_http import HTML, YML, make_zst, no_proxy, server  # noqa: F401 (fixtures)
 
 from pipeline.common import http
 from pipeline.common.http import Deadline, DownloadError, NotFound, Refused, TooLarge, download, redact
 from pipeline.common.io import StepError
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    server, stop = start(tmp_path_factory.mktemp("served"))
-    yield server
-    stop()
-
-
-@pytest.fixture(autouse=True)
-def no_proxy(monkeypatch):
-    for var in NO_PROXY_VARS:
-        monkeypatch.delenv(var, raising=False)
 
 
 def leftovers(directory):
