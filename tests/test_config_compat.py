@@ -223,3 +223,15 @@ def test_the_train_action_refuses_a_placeholder_url(offline_decision, tmp_path, 
     assert ("Invalid training_config at continuation.models.teacher.url: the URL still holds the placeholder "
             "{task_id}: replace it before launching") in err
     assert offline_decision["created"] is None
+
+
+def test_the_public_pipelines_student_distillation_corpus_is_the_distillation_corpus():
+    """The public pipeline's configs spell the distillation corpus `student-distillation`."""
+    from translations_taskgraph.training_config import load_training_config
+
+    corpus = {"src": "https://example.com/d.ru.zst", "trg": "https://example.com/d.en.zst"}
+    spelled = load_training_config({"continuation": {"corpora": {"student-distillation": corpus}}})
+    canonical = load_training_config({"continuation": {"corpora": {"distillation": corpus}}})
+    assert spelled["continuation"] == canonical["continuation"]
+    with pytest.raises(Exception, match="the distillation corpus is given twice"):
+        load_training_config({"continuation": {"corpora": {"student-distillation": corpus, "distillation": corpus}}})

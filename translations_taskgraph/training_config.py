@@ -66,6 +66,15 @@ URL_KEYS = ("url", "urls", "task-id", "task-ids")  # the spellings a model's URL
 MODES = ("use", "continue", "init")
 MODEL_TYPES = ("default",)
 CORPUS_NAMES = ("parallel", "backtranslations", "distillation")
+# The same for continuation corpora: the public pipeline's configs call the distillation corpus
+# `student-distillation`.
+CORPUS_ALIASES = {
+    "parallel": "parallel",
+    "backtranslations": "backtranslations",
+    "backtranslation": "backtranslations",
+    "distillation": "distillation",
+    "student-distillation": "distillation",
+}
 ALIGNMENT_KEYS = ("tok-src", "tok-trg", "alignments")
 BEST_MODEL_METRICS = (
     "cross-entropy",
@@ -761,12 +770,29 @@ def _written_path(path, written):
     return prefix + rest
 
 
+def _normalise_corpus_keys(corpora, path, hints, written):
+    """Map every corpus spelling onto its canonical key; unknown names are left to the schema."""
+    canonical, spelled = {}, {}
+    for key, value in corpora.items():
+        name = CORPUS_ALIASES.get(key, key)
+        if name in canonical:
+            raise ConfigError(path + [key], f"the {name} corpus is given twice (as {spelled[name]!r} and {key!r})")
+        if key != name:
+            hints.append(f"{'.'.join(path + [key])}: read as {'.'.join(path + [name])}")
+            written[("continuation", "corpora", name)] = (path + [key], None)
+        canonical[name], spelled[name] = value, key
+    return canonical
+
+
 def _normalise_continuation(config, hints, warnings, written):
     """Canonical spellings, `url` -> `urls`, and the legacy `pretrained-models` block."""
     continuation = config.get("continuation")
     if continuation is not None and not isinstance(continuation, dict):
         raise ConfigError(["continuation"], "expected a mapping with models, vocab or corpora", continuation, True)
     continuation = dict(continuation or {})
+    corpora = continuation.get("corpora")
+    if isinstance(corpora, dict):
+        continuation["corpora"] = _normalise_corpus_keys(corpora, ["continuation", "corpora"], hints, written)
     models = continuation.get("models")
     if models is not None:
         continuation["models"] = _normalise_model_keys(models, ["continuation", "models"], hints, written)
@@ -1339,6 +1365,10 @@ def _accept_input_spellings(schema):
     models["properties"] = {alias: copy.deepcopy(model) for alias in MODEL_ALIASES}
     schema["properties"]["pretrained-models"] = copy.deepcopy(models)
     schema["properties"]["experiment"]["properties"]["pretrained-models"] = copy.deepcopy(models)
+    corpora = schema["properties"]["continuation"]["properties"]["corpora"]
+    corpora["properties"] = {
+        alias: copy.deepcopy(corpora["properties"][name]) for alias, name in CORPUS_ALIASES.items()
+    }
 
 
 def _to_json_schema(node, partial=False):
