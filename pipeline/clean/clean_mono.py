@@ -65,7 +65,9 @@ def fluency_filter(lines: Iterable[str], language: str, threshold: float, workdi
     """Lines whose Monocleaner score is above `threshold`, streamed through one monocleaner process."""
     model_dir = os.path.join(workdir, "monocleaner")
     lang = "nb" if base_language(language) == "no" else base_language(language)
-    subprocess.run([_tool("monocleaner-download"), lang, model_dir], check=True, stdout=sys.stderr)
+    download = subprocess.run([_tool("monocleaner-download"), lang, model_dir], stdout=sys.stderr)
+    if download.returncode != 0:
+        raise StepError(f"monocleaner-download {lang}: exited with {download.returncode} (no fluency model)")
     process = subprocess.Popen(
         [_tool("monocleaner"), "--disable_hardrules", "--disable_lang_ident", os.path.join(model_dir, lang)],
         stdin=subprocess.PIPE,
