@@ -100,7 +100,7 @@ def test_merge_mono_excludes_the_parallel_corpus(tmp_path):
 def test_merge_devset_and_distillation_corpus(tmp_path):
     write_dataset(tmp_path / "dev" / "1", "flores_dev", PAIRS[0:5])
     write_dataset(tmp_path / "dev" / "2", "sacrebleu_wmt19", PAIRS[3:8])
-    result = run_step("pipeline/clean/merge_devset.py", "--src", "ru", "--trg", "en", "--datasets-dir", tmp_path / "dev",
+    result = run_step("pipeline/clean/merge_parallel.py", "--src", "ru", "--trg", "en", "--datasets-dir", tmp_path / "dev",
                       "--output-prefix", tmp_path / "devset")
     assert result.returncode == 0, result.stderr
     assert merged(tmp_path / "devset") == PAIRS[0:8]

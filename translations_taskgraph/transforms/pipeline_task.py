@@ -20,7 +20,7 @@ from taskgraph.util.cached_tasks import EXTRA_CACHE_INDEXES, TARGET_CACHE_INDEX,
 
 from ..cache_routes import INDEX_TYPE as PULL_REQUEST_CACHE
 from ..loader import LOADED_TASK_SCHEMA, plan_for
-from ..pipeline import ARTIFACT_PREFIX, ARTIFACTS_DIR, CHECKOUT_DIR, FETCHES_DIR, config_value
+from ..pipeline import ARTIFACT_PREFIX, ARTIFACTS_DIR, CHECKOUT_DIR, FETCHES_DIR, arg_value
 from ..templates import KindError
 from ..training_config import redact
 
@@ -63,15 +63,7 @@ def _render_value(spec, task, config, fetch_dirs):
     if spec is False or spec is None:
         return None
     if isinstance(spec, dict):
-        value = None
-        if "by-dataset" in spec:
-            # Keyed by the dataset as written (`opus_ada83/v1`) or by its file stem (`opus_ada83_v1`).
-            per_dataset = config_value(config, spec["by-dataset"].format(**context)) or {}
-            for key in (task.context.get("dataset"), task.context.get("dataset_file")):
-                if value is None:
-                    value = per_dataset.get(key)
-        if value is None and "config" in spec:
-            value = config_value(config, spec["config"].format(**context))
+        value = arg_value(spec, context, config)
         if value is None:
             return None
         if value is True:
