@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import collections
 import os
-import shutil
 import sys
 import tempfile
 
@@ -91,14 +90,11 @@ def main(argv=None):
     spm_src, spm_trg = load_spm(args.vocab_src), load_spm(args.vocab_trg)
     pairs = read_parallel(f"{args.corpus_prefix}.{args.src}.zst", f"{args.corpus_prefix}.{args.trg}.zst")
     counts = collections.defaultdict(collections.Counter)
-    work = tempfile.mkdtemp(prefix="shortlist-")
-    try:
+    with tempfile.TemporaryDirectory(prefix="shortlist-") as work:
         for number, (src_path, trg_path) in enumerate(chunks(pairs, spm_src, spm_trg, args.chunk_lines, work)):
             count_links(src_path, trg_path, os.path.join(work, f"{number}.links"), counts)
             os.unlink(src_path)
             os.unlink(trg_path)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     if not counts:
         raise StepError(f"{args.corpus_prefix}.{args.src}.zst: no sentence pairs to build a shortlist from")
     entries = 0

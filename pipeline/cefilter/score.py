@@ -41,8 +41,7 @@ def main(argv=None):
         if not os.path.isfile(path):
             raise StepError(f"{path}: no such file")
     marian.check_decoder_vocabs(args.model, [args.vocab_src, args.vocab_trg])
-    work = tempfile.mkdtemp(prefix="score-")
-    try:
+    with tempfile.TemporaryDirectory(prefix="score-") as work:
         # The backwards model reads the translations ({trg}) and scores the sources ({src}).
         model_source = os.path.join(work, f"corpus.{args.trg}")
         model_target = os.path.join(work, f"corpus.{args.src}")
@@ -74,8 +73,6 @@ def main(argv=None):
             raise StepError(f"{args.output}: Marian scored {produced} of {lines} lines of {args.corpus_prefix}")
         with publish(args.output) as partial:
             shutil.copyfile(scores, partial)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     print(f"score.py: scored {lines} pairs into {args.output}", file=sys.stderr)
     return 0
 

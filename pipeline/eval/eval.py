@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
 import tempfile
 
@@ -71,11 +70,8 @@ def evaluate(prog, args, models, vocabs, marian_options):
             raise StepError(f"{path}: no such file")
     os.makedirs(args.output_dir, exist_ok=True)
     translations = os.path.join(args.output_dir, f"{dataset}.{args.trg}.translations.zst")
-    work = tempfile.mkdtemp(prefix="eval-")
-    try:
+    with tempfile.TemporaryDirectory(prefix="eval-") as work:
         marian.decode(models, vocabs, source, translations, work, marian_options, prog)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     metrics = score(translations, reference)
     metrics.update({"dataset": dataset, "src": args.src, "trg": args.trg,
                     "models": [os.path.basename(m) for m in models]})

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import tempfile
 
 from pipeline.common import marian
@@ -36,13 +35,10 @@ def main(argv=None):
     for path in (args.model, args.vocab_src, args.vocab_trg):
         if not os.path.isfile(path):
             raise StepError(f"{path}: no such file")
-    work = tempfile.mkdtemp(prefix="eval-quantized-")
-    try:
+    with tempfile.TemporaryDirectory(prefix="eval-quantized-") as work:
         options = marian.merge_options({"cpu-threads": [str(os.cpu_count() or 1)]},
                                        shortlist_options(args.shortlist, work), marian.parse_options(marian_args))
         evaluate("eval_quantized.py", args, [args.model], [args.vocab_src, args.vocab_trg], options)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

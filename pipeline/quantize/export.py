@@ -46,9 +46,8 @@ def main(argv=None):
     if not args.split_vocab and marian.sha256(args.vocab_src) != marian.sha256(args.vocab_trg):
         raise StepError(f"{args.vocab_trg}: differs from {args.vocab_src}, but the release has one joint vocab "
                         f"(vocab.{pair}.spm.gz); set experiment.spm-vocab-split: true for split vocabs")
-    work = tempfile.mkdtemp(prefix="export-")
     published = []
-    try:
+    with tempfile.TemporaryDirectory(prefix="export-") as work:
         lex_text = os.path.join(work, "lex.s2t")
         if decompress_file(args.shortlist, lex_text) == 0:
             raise StepError(f"{args.shortlist}: the shortlist is empty")
@@ -66,8 +65,6 @@ def main(argv=None):
             target = os.path.join(args.output_dir, name)
             compress_file(source, target)
             published.append(target)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     if args.upload_bucket:
         upload(published, f"gs://{args.upload_bucket}/models/{args.src}-{args.trg}/")
     print(f"export.py: published {', '.join(os.path.basename(p) for p in published)}", file=sys.stderr)

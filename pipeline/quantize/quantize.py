@@ -46,8 +46,7 @@ def main(argv=None):
     parser.add_argument("--check-lines", type=int, default=100)
     args = parser.parse_args(argv)
     marian.check_decoder_vocabs(args.model, [args.vocab_src, args.vocab_trg])
-    work = tempfile.mkdtemp(prefix="quantize-")
-    try:
+    with tempfile.TemporaryDirectory(prefix="quantize-") as work:
         converted = os.path.join(work, ARTIFACT)
         marian.run_marian(marian.marian_command("convert") + [
             "--from", args.model, "--to", converted, "--gemm-type", args.gemm_type,
@@ -68,8 +67,6 @@ def main(argv=None):
             raise StepError(f"{args.model}: the quantized model translates the devset into empty lines")
         with publish(os.path.join(args.output_dir, ARTIFACT)) as partial:
             shutil.copyfile(converted, partial)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     print(f"quantize.py: {args.gemm_type} model published as {ARTIFACT}", file=sys.stderr)
     return 0
 

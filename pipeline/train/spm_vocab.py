@@ -104,8 +104,7 @@ def main(argv=None):
     if args.vocab_size < 8 or args.sample_size < 1:
         raise StepError("--vocab-size must be at least 8 and --sample-size at least 1")
     paths = {lang: f"{args.corpus_prefix}.{lang}.zst" for lang in (args.src, args.trg)}
-    work = tempfile.mkdtemp(prefix="spm-")
-    try:
+    with tempfile.TemporaryDirectory(prefix="spm-") as work:
         if args.split_vocab:
             models = {}
             for lang in (args.src, args.trg):
@@ -120,8 +119,6 @@ def main(argv=None):
         for lang, model in models.items():
             with publish(os.path.join(args.output_dir, f"vocab.{lang}.spm")) as partial:
                 shutil.copyfile(model, partial)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 import tempfile
 
@@ -71,12 +70,9 @@ def main(argv=None):
         raise StepError(f"--decoder {args.decoder}: this pipeline's images decode with Marian only "
                         f"(set experiment.teacher-decoder: marian)")
     models, vocabs = resolve_models(args, parser)
-    work = tempfile.mkdtemp(prefix="translate-")
-    try:
+    with tempfile.TemporaryDirectory(prefix="translate-") as work:
         lines = marian.decode(models, vocabs, args.input, args.output, work, marian.parse_options(marian_args),
                               "translate.py", nbest=args.nbest)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     print(f"translate.py: translated {lines} lines with {len(models)} model(s) into {args.output}", file=sys.stderr)
     return 0
 
